@@ -1,0 +1,74 @@
+"""Any OpenAI-compatible `/v1/embeddings` endpoint: a black box we can only query."""
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import InputError, UnembedError
+from .base import check_texts, l2_normalise
+
+
+class HTTPEmbedder:
+    """POSTs `{"model", "input"}` to `{base_url}/embeddings`; the key comes from an env var, never argv."""
+
+    def __init__(self, base_url: str, model: str, api_key_env: str = "UNEMBED_API_KEY",
+                 dim: int | None = None, timeout: float = 60.0, name: str | None = None):
+        self.base_url = base_url.rstrip("/")
+        if self.base_url.endswith("/embeddings"):
+            self.base_url = self.base_url[: -len("/embeddings")]
+        self.model = model
+        self.api_key_env = api_key_env
+        self.timeout = timeout
+        self.name = name or f"{model}@{self.base_url}"
+        self.queries = 0  # texts sent so far: the black-box query budget spent
+        self._dim = dim
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.embed(["dimension probe"]).shape[1])
+        return self._dim
+
+    def __repr__(self) -> str:
+        return f"HTTPEmbedder(name={self.name!r})"
+
+    def _post(self, texts: list[str]) -> list[list[float]]:
+        body = json.dumps({"model": self.model, "input": texts}).encode()
+        req = urllib.request.Request(self.base_url + "/embeddings", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        key = os.environ.get(self.api_key_env)
+        if key:
+            req.add_header("Authorization", f"Bearer {key}")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                payload = json.loads(resp.read())
+        except urllib.error.HTTPError as e:  # the body may echo our input: report the status only
+            raise UnembedError(f"embedding endpoint {self.base_url} answered HTTP {e.code}") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as e:
+            raise UnembedError(f"embedding endpoint {self.base_url} unreachable: {getattr(e, 'reason', e)}") from None
+        try:
+            rows = sorted(payload["data"], key=lambda r: r.get("index", 0))
+            vecs = [r["embedding"] for r in rows]
+        except (KeyError, TypeError):
+            raise UnembedError(f"embedding endpoint {self.base_url} returned no 'data[].embedding' list") from None
+        if len(vecs) != len(texts):
+            raise UnembedError(f"embedding endpoint returned {len(vecs)} vectors for {len(texts)} texts")
+        return vecs
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        texts = check_texts(texts)
+        out = []
+        for i in range(0, len(texts), batch_size):
+            chunk = texts[i:i + batch_size]
+            out.extend(self._post(chunk))
+            self.queries += len(chunk)
+        arr = np.asarray(out, dtype=np.float32)
+        if self._dim is not None and arr.shape[1] != self._dim:
+            raise InputError(f"endpoint returned dimension {arr.shape[1]}, expected {self._dim}")
+        self._dim = arr.shape[1]
+        return l2_normalise(arr)

@@ -1,0 +1,111 @@
+"""Embedding-guided search: the corrector loop with no trained model.
+
+Start from the reference texts nearest the target, then propose word edits (delete, substitute,
+insert, swap, splice with another neighbour), re-embed every proposal and keep the `beam` whose
+embeddings are closest to the target. Proposals draw words from the neighbours, so the search
+stays on the target's topic. Black-box: it only ever calls `embedder.embed`.
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..embed.base import check_vectors
+from .lookup import ReferenceIndex
+
+FUNCTION_WORDS = "the a an of and to in is was for on with that as by at it from or be are this not his her their".split()
+
+
+@dataclass
+class _State:
+    target: np.ndarray
+    vocab: list[str]
+    weights: list[float]
+    neighbours: list[list[str]]
+    beam: list[tuple[float, tuple[str, ...]]]
+    seen: set = field(default_factory=set)
+    done: bool = False
+
+
+class SearchInverter:
+    def __init__(self, embedder, index: ReferenceIndex, name: str = "search", neighbours: int = 32,
+                 proposals: int = 48, threshold: float = 0.995, seed: int = 0):
+        self.embedder = embedder
+        self.embedder_name = embedder.name
+        self.dim = embedder.dim
+        self.index = index
+        self.name = name
+        self.neighbours = neighbours
+        self.proposals = proposals  # per hypothesis per step: the query budget is steps·beam·proposals
+        self.threshold = threshold
+        self.seed = seed
+        self.queries = 0
+
+    def _start(self, target: np.ndarray, scores: np.ndarray, idx: np.ndarray, beam: int) -> _State:
+        texts = [self.index.texts[i].split() for i in idx]
+        counts = Counter(w for t in texts for w in t)
+        for w in FUNCTION_WORDS:
+            counts[w] += 1
+        vocab = list(counts)
+        start = [(float(s), tuple(t)) for s, t in zip(scores[:beam], texts[:beam])]
+        return _State(target, vocab, [float(counts[w]) for w in vocab], texts, start, {t for _, t in start})
+
+    def _propose(self, st: _State, hyp: tuple[str, ...], rng: random.Random) -> set[tuple[str, ...]]:
+        out: set[tuple[str, ...]] = set()
+        n = len(hyp)
+        for i in range(n):  # every deletion: cheap and often the biggest win on a neighbour's extra words
+            if n > 1:
+                out.add(hyp[:i] + hyp[i + 1:])
+        tries = 0
+        while len(out) < self.proposals + n and tries < 4 * self.proposals:
+            tries += 1
+            r = rng.random()
+            i = rng.randrange(n + 1)
+            w = rng.choices(st.vocab, st.weights)[0]
+            if r < 0.4 and i < n:
+                out.add(hyp[:i] + (w,) + hyp[i + 1:])
+            elif r < 0.7:
+                out.add(hyp[:i] + (w,) + hyp[i:])
+            elif r < 0.8 and i < n - 1:
+                out.add(hyp[:i] + (hyp[i + 1], hyp[i]) + hyp[i + 2:])
+            else:
+                other = rng.choice(st.neighbours)
+                j = rng.randrange(len(other) + 1)
+                out.add(hyp[:i] + tuple(other[j:]) if rng.random() < 0.5 else tuple(other[:j]) + hyp[i:])
+        return {c for c in out if c}
+
+    def invert(self, vectors: np.ndarray, steps: int = 8, beam: int = 4) -> list[str]:
+        v = check_vectors(vectors, self.dim)
+        beam = max(1, beam)
+        scores, idx = self.index.search(v, k=max(self.neighbours, beam))
+        states = [self._start(v[i], scores[i], idx[i], beam) for i in range(len(v))]
+        rng = random.Random(self.seed)
+        for _ in range(steps):
+            live = [s for s in states if not s.done]
+            if not live:
+                break
+            batch, owner = [], []
+            for k, st in enumerate(live):
+                for _, hyp in st.beam:
+                    for c in self._propose(st, hyp, rng) - st.seen:
+                        st.seen.add(c)
+                        batch.append(c)
+                        owner.append(k)
+            if not batch:
+                break
+            emb = self.embedder.embed([" ".join(c) for c in batch], batch_size=128)
+            self.queries += len(batch)
+            owner_arr = np.asarray(owner)
+            for k, st in enumerate(live):
+                rows = np.flatnonzero(owner_arr == k)
+                sims = emb[rows] @ st.target
+                pool = st.beam + [(float(s), batch[r]) for s, r in zip(sims, rows)]
+                pool.sort(key=lambda x: -x[0])
+                best_before = st.beam[0][0]
+                st.beam = pool[:beam]
+                if st.beam[0][0] >= self.threshold or st.beam[0][0] <= best_before + 1e-6:
+                    st.done = True  # close enough, or no proposal helped: stop spending queries
+        return [" ".join(st.beam[0][1]) for st in states]
