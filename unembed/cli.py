@@ -17,6 +17,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn text em
 data_app = typer.Typer(no_args_is_help=True, help="Build the offline English corpus.")
 app.add_typer(data_app, name="data")
 out = Console()
+if not out.is_terminal:  # rich assumes 80 columns in a pipe, which squeezes the tables
+    out = Console(width=140)
 err = Console(stderr=True)
 
 
