@@ -5,7 +5,7 @@ import json
 import sys
 from functools import wraps
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 from rich.console import Console
@@ -20,6 +20,14 @@ out = Console()
 if not out.is_terminal:  # rich assumes 80 columns in a pipe, which squeezes the tables
     out = Console(width=140)
 err = Console(stderr=True)
+
+
+# options shared by every command that inverts
+EmbedderOpt = Annotated[str, typer.Option(help="Embedder name (minilm, mpnet), folder, or MODEL@URL.")]
+InverterOpt = Annotated[Optional[str], typer.Option(help="Inverter spec (default: the best shipped one).")]
+StepsOpt = Annotated[Optional[int], typer.Option(help="Correction steps (default: the inverter's).")]
+BeamOpt = Annotated[Optional[int], typer.Option(help="Beam width (default: the inverter's).")]
+JsonOpt = Annotated[Optional[Path], typer.Option("--json", help="Write JSON here ('-' for stdout).")]
 
 
 def friendly(fn):
@@ -88,12 +96,12 @@ def data_build(
 @friendly
 def eval_cmd(
     input: Path = typer.Option(..., "--input", help="UTF-8 text file, one text per line."),
-    embedder: str = typer.Option("minilm", help="Embedder name, folder, or MODEL@URL."),
-    inverter: Optional[str] = typer.Option(None, help="Inverter spec (default: the best shipped one)."),
-    steps: Optional[int] = typer.Option(None, help="Correction steps (default: the inverter's)."),
-    beam: Optional[int] = typer.Option(None, help="Beam width (default: the inverter's)."),
+    embedder: EmbedderOpt = "minilm",
+    inverter: InverterOpt = None,
+    steps: StepsOpt = None,
+    beam: BeamOpt = None,
     limit: Optional[int] = typer.Option(None, help="Use only the first N lines."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the JSON report here ('-' for stdout)."),
+    json_out: JsonOpt = None,
 ):
     """Embed each line, invert it, and score the reconstructions (BLEU, token F1, exact match, cosine)."""
     from .evaluate import evaluate, read_lines
@@ -118,11 +126,11 @@ def eval_cmd(
 @friendly
 def roundtrip(
     text: List[str] = typer.Argument(..., help="Text(s) to embed and read back."),
-    embedder: str = typer.Option("minilm"),
-    inverter: Optional[str] = typer.Option(None),
-    steps: Optional[int] = typer.Option(None),
-    beam: Optional[int] = typer.Option(None),
-    json_out: Optional[Path] = typer.Option(None, "--json"),
+    embedder: EmbedderOpt = "minilm",
+    inverter: InverterOpt = None,
+    steps: StepsOpt = None,
+    beam: BeamOpt = None,
+    json_out: JsonOpt = None,
 ):
     """Embed → invert → print the reconstruction and its cosine to the original embedding."""
     from . import metrics
@@ -143,11 +151,11 @@ def roundtrip(
 @friendly
 def invert_cmd(
     vectors: Path = typer.Option(..., "--vectors", help=".npy file holding an N×d float array."),
-    embedder: str = typer.Option("minilm", help="The embedder whose space the vectors are in."),
-    inverter: Optional[str] = typer.Option(None),
-    steps: Optional[int] = typer.Option(None),
-    beam: Optional[int] = typer.Option(None),
-    json_out: Optional[Path] = typer.Option(None, "--json"),
+    embedder: EmbedderOpt = "minilm",
+    inverter: InverterOpt = None,
+    steps: StepsOpt = None,
+    beam: BeamOpt = None,
+    json_out: JsonOpt = None,
 ):
     """Invert an N×d .npy array: one reconstruction per line (or JSON)."""
     import numpy as np
