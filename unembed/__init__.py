@@ -22,12 +22,12 @@ def invert(vectors, steps: int | None = None, beam: int | None = None, embedder:
            inverter: str | None = None) -> list[str]:
     """One reconstruction per row of `vectors` (N×d), with the best inverter shipped for `embedder`."""
     from .embed import load_embedder
-    from .invert.registry import default_settings, load_inverter
+    from .invert.registry import resolve_settings
 
     emb = load_embedder(embedder)
     inv = _cached_inverter(inverter, emb)
-    d_steps, d_beam = default_settings(inv)
-    return inv.invert(vectors, steps=d_steps if steps is None else steps, beam=d_beam if beam is None else beam)
+    steps, beam = resolve_settings(inv, steps, beam)
+    return inv.invert(vectors, steps=steps, beam=beam)
 
 
 _inverters: dict = {}

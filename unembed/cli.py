@@ -62,10 +62,9 @@ def _load(embedder: str, inverter: Optional[str]):
 
 
 def _settings(inv, steps, beam):
-    from .invert.registry import default_settings
+    from .invert.registry import resolve_settings
 
-    d_steps, d_beam = default_settings(inv)
-    return (d_steps if steps is None else steps), (d_beam if beam is None else beam)
+    return resolve_settings(inv, steps, beam)
 
 
 @data_app.command("build")

@@ -45,5 +45,7 @@ def load_inverter(spec: str | None, embedder):
     raise UnknownModelError(f"unknown inverter {spec!r}: use lookup[:N|:FILE] or search[:N|:FILE]")
 
 
-def default_settings(inverter) -> tuple[int, int]:
-    return DEFAULTS.get(inverter.name.partition(":")[0], (0, 1))
+def resolve_settings(inverter, steps: int | None, beam: int | None) -> tuple[int, int]:
+    """The user's steps and beam, with the inverter's defaults filling whatever was left as None."""
+    d_steps, d_beam = DEFAULTS.get(inverter.name.partition(":")[0], (0, 1))
+    return (d_steps if steps is None else steps), (d_beam if beam is None else beam)
