@@ -16,6 +16,8 @@ from .errors import UnembedError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn text embeddings back into text.")
 data_app = typer.Typer(no_args_is_help=True, help="Build the offline English corpus.")
 app.add_typer(data_app, name="data")
+rag_app = typer.Typer(no_args_is_help=True, help="Lossy RAG: stores that keep vectors, not text.")
+app.add_typer(rag_app, name="rag")
 out = Console()
 if not out.is_terminal:  # rich assumes 80 columns in a pipe, which squeezes the tables
     out = Console(width=140)
@@ -192,6 +194,153 @@ def embed_cmd(
     vecs = load_embedder(embedder).embed(read_lines(input))
     np.save(out_path, vecs)
     out.print(f"wrote {vecs.shape[0]}×{vecs.shape[1]} float32 to {out_path}")
+
+
+StoreOpt = Annotated[str, typer.Option("--store", help="Store: a directory (LanceDB), qdrant:PATH, or a Qdrant URL.")]
+GeneratorOpt = Annotated[str, typer.Option("--generator", help="gemma (local, default) or MODEL@http(s)://host/v1.")]
+
+
+@rag_app.command("ingest")
+@friendly
+def rag_ingest(
+    paths: List[Path] = typer.Argument(..., help=".txt/.md files or directories."),
+    store: StoreOpt = ...,
+    mode: Annotated[Optional[str], typer.Option(help="lossy (default for a new store), lossless, or hybrid.")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="f32 (default), f16, int8 or binary.")] = None,
+    lossy_pattern: Annotated[Optional[List[str]], typer.Option(help="hybrid: glob of documents kept lossy (repeatable).")] = None,
+    embedder: EmbedderOpt = "minilm",
+    inverter: InverterOpt = None,
+    max_tokens: Annotated[int, typer.Option(help="Longest chunk, in embedder tokens.")] = 32,
+    json_out: JsonOpt = None,
+):
+    """Chunk, embed and store documents; unchanged files are skipped, changed ones replaced."""
+    from .embed import load_embedder
+    from .invert.registry import default_inverter
+    from .rag.ingest import ingest, open_or_create
+
+    emb = load_embedder(embedder)
+    st = open_or_create(store, emb, inverter or default_inverter(emb.name), mode, encoding, lossy_pattern)
+    if inverter is not None:
+        st.info.check(inverter=inverter)
+    summary = ingest([str(p) for p in paths], st, emb)
+    summary.update(mode=st.info.mode, encoding=st.info.encoding)
+    if str(json_out) != "-":
+        out.print(f"{summary['files']} files: {summary['added']} added, {summary['replaced']} replaced, "
+                  f"{summary['unchanged']} unchanged · {summary['chunks_added']} chunks written · "
+                  f"{summary['store_chunks']} in the store ({st.info.mode}, {st.info.encoding})")
+    _write_json(summary, json_out)
+
+
+@rag_app.command("delete")
+@friendly
+def rag_delete(doc: str = typer.Argument(..., help="Document id as `rag info` lists it."), store: StoreOpt = ...):
+    """Remove every chunk of one document."""
+    from .errors import InputError
+    from .store import open_store
+
+    n = open_store(store).delete(doc)
+    if n == 0:
+        raise InputError(f"no document {doc!r} in {store}")
+    out.print(f"deleted {doc}: {n} chunks")
+
+
+@rag_app.command("info")
+@friendly
+def rag_info(store: StoreOpt = ..., json_out: JsonOpt = None):
+    """What a store holds and how it was built."""
+    from dataclasses import asdict
+
+    from .store import open_store
+
+    st = open_store(store)
+    docs = st.documents()
+    info = {k: v for k, v in asdict(st.info).items() if k != "salt"}
+    report = {**info, "chunks": st.count(), "disk_bytes": st.disk_bytes(),
+              "documents": {d: {"chunks": s.rows, "complete": s.complete} for d, s in docs.items()}}
+    if str(json_out) != "-":
+        out.print(f"{st.info.mode} store · {st.info.encoding} · {st.info.embedder} ({st.info.dim}-d) · "
+                  f"inverter {st.info.inverter} · {report['chunks']} chunks · {report['disk_bytes']:,} bytes")
+        for d, s in docs.items():
+            out.print(f"  {d}  {s.rows} chunks" + ("" if s.complete else "  [red](incomplete: re-run ingest)[/]"), highlight=False)
+    _write_json(report, json_out)
+
+
+@rag_app.command("ask")
+@friendly
+def rag_ask(
+    question: Annotated[Optional[List[str]], typer.Argument(help="Question(s).")] = None,
+    questions: Annotated[Optional[Path], typer.Option(help="File: one question per line, or TSV with the question first.")] = None,
+    store: StoreOpt = ...,
+    k: Annotated[int, typer.Option(help="Chunks to retrieve.")] = 5,
+    generate: Annotated[bool, typer.Option("--generate/--no-generate", help="Answer with the generator, or return contexts only.")] = True,
+    generator: GeneratorOpt = "gemma",
+    embedder: Annotated[Optional[str], typer.Option(help="Default: the store's.")] = None,
+    inverter: InverterOpt = None,
+    steps: StepsOpt = None,
+    beam: BeamOpt = None,
+    json_out: JsonOpt = None,
+):
+    """Retrieve, read lossy chunks back with the inverter, and answer."""
+    from .embed import load_embedder
+    from .errors import InputError
+    from .generate import load_generator
+    from .invert.registry import load_inverter
+    from .rag.ask import RAG, read_questions
+    from .store import open_store
+
+    qs = list(question or []) + (read_questions(questions) if questions else [])
+    if not qs:
+        raise InputError("no question: give one as an argument or --questions FILE")
+    st = open_store(store)
+    emb = load_embedder(embedder or st.info.embedder)
+    inv = load_inverter(inverter, emb) if inverter else None
+    rag = RAG(st, emb, inv, load_generator(generator) if generate else None, steps, beam)
+    results = rag.ask(qs, k=k, generate=generate, progress=True)
+    if str(json_out) != "-":
+        for r in results:
+            out.print(f"[bold]Q:[/] {r['question']}", highlight=False)
+            for c in r["contexts"]:
+                tag = "~" if c["reconstructed"] else "="
+                out.print(f"  {c['score']:.3f} {tag} {c['text']}  [dim]({c['doc']}#{c['chunk']})[/]", highlight=False)
+            if r["answer"] is not None:
+                out.print(f"[bold]A:[/] {r['answer']}\n", highlight=False)
+    _write_json(results, json_out)
+
+
+@rag_app.command("compare")
+@friendly
+def rag_compare(
+    docs: List[Path] = typer.Argument(..., help="Documents (.txt/.md files or directories)."),
+    questions: Annotated[Path, typer.Option(help="TSV: question<TAB>answer.")] = ...,
+    k: Annotated[int, typer.Option(help="Chunks to retrieve.")] = 5,
+    encodings: Annotated[str, typer.Option(help="Lossy encodings to compare, comma-separated.")] = "f32,f16,int8,binary",
+    generate: Annotated[bool, typer.Option("--generate/--no-generate", help="Also answer with the generator.")] = False,
+    generator: GeneratorOpt = "gemma",
+    embedder: EmbedderOpt = "minilm",
+    inverter: InverterOpt = None,
+    steps: StepsOpt = None,
+    beam: BeamOpt = None,
+    work: Annotated[Optional[Path], typer.Option(help="Keep the stores here (default: a temporary directory).")] = None,
+    json_out: JsonOpt = None,
+):
+    """Build lossless and lossy stores from the same documents and compare them side by side."""
+    from .generate import load_generator
+    from .rag.compare import compare
+    from .store.encodings import check_encoding
+
+    encs = [check_encoding(e.strip()) for e in encodings.split(",") if e.strip()]
+    emb, inv = _load(embedder, inverter)
+    report = compare([str(d) for d in docs], questions, emb, inv, encs, k=k,
+                     generator=load_generator(generator) if generate else None, steps=steps, beam=beam, work=work)
+    if str(json_out) != "-":
+        cols = ("mode", "encoding", "bytes_per_vector", "store_bytes", "retrieval_agreement", "reconstruction_bleu",
+                "reconstruction_token_f1", "answer_in_context", "answer_in_context_vs_lossless", "answer_accuracy",
+                "seconds_per_question")
+        table = Table(*cols, title=f"{report['questions']} questions · k {k} · {report['inverter']} on {report['embedder']}")
+        for r in report["rows"]:
+            table.add_row(*("-" if r[c] is None else str(r[c]) for c in cols))
+        out.print(table)
+    _write_json(report, json_out)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,10 @@ def load_inverter(spec: str | None, embedder):
         index = ReferenceIndex(embedder, _reference(arg or None))
         if kind == "lookup":
             return LookupInverter(embedder, index, name=spec)
+        from .probe import WordProbe, build_vocab
         from .search import SearchInverter
-        return SearchInverter(embedder, index, name=spec)
+        probe = WordProbe(embedder, build_vocab(read_split("train") if not arg else index.texts))
+        return SearchInverter(embedder, index, name=spec, probe=probe)
     raise UnknownModelError(f"unknown inverter {spec!r}: use lookup[:N|:FILE] or search[:N|:FILE]")
 
 

@@ -2,8 +2,10 @@
 
 Start from the reference texts nearest the target, then propose word edits (delete, substitute,
 insert, swap, splice with another neighbour), re-embed every proposal and keep the `beam` whose
-embeddings are closest to the target. Proposals draw words from the neighbours, so the search
-stays on the target's topic. Black-box: it only ever calls `embedder.embed`.
+embeddings are closest to the target. Proposals draw words from the neighbours and from the word
+probe (the vocabulary words whose own embeddings are nearest the target), so the search stays on
+the target's topic yet can reach names and numbers no neighbour holds. Black-box: it only ever
+calls `embedder.embed`.
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ class _State:
 
 class SearchInverter:
     def __init__(self, embedder, index: ReferenceIndex, name: str = "search", neighbours: int = 32,
-                 proposals: int = 48, threshold: float = 0.995, seed: int = 0):
+                 proposals: int = 48, threshold: float = 0.995, seed: int = 0, probe=None,
+                 probe_words: int = 64, probe_weight: float = 2.0):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -43,12 +46,17 @@ class SearchInverter:
         self.threshold = threshold
         self.seed = seed
         self.queries = 0
+        self.probe = probe
+        self.probe_words = probe_words
+        self.probe_weight = probe_weight  # per word, against a neighbour word's count of occurrences
 
-    def _start(self, target: np.ndarray, scores: np.ndarray, idx: np.ndarray, beam: int) -> _State:
+    def _start(self, target: np.ndarray, scores: np.ndarray, idx: np.ndarray, beam: int, probed) -> _State:
         texts = [self.index.texts[i].split() for i in idx]
         counts = Counter(w for t in texts for w in t)
         for w in FUNCTION_WORDS:
             counts[w] += 1
+        for w, _ in probed:
+            counts[w] += self.probe_weight
         vocab = list(counts)
         start = [(float(s), tuple(t)) for s, t in zip(scores[:beam], texts[:beam])]
         return _State(target, vocab, [float(counts[w]) for w in vocab], texts, start, {t for _, t in start})
@@ -81,7 +89,8 @@ class SearchInverter:
         v = check_vectors(vectors, self.dim)
         beam = max(1, beam)
         scores, idx = self.index.search(v, k=max(self.neighbours, beam))
-        states = [self._start(v[i], scores[i], idx[i], beam) for i in range(len(v))]
+        probed = self.probe.top(v, self.probe_words) if self.probe is not None else [[] for _ in v]
+        states = [self._start(v[i], scores[i], idx[i], beam, probed[i]) for i in range(len(v))]
         rng = random.Random(self.seed)
         for _ in range(steps):
             live = [s for s in states if not s.done]

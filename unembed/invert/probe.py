@@ -1,0 +1,65 @@
+"""Word probe: rank a vocabulary by how close each word's own embedding is to the target.
+
+A sentence embedding sits near the embeddings of its content words, names and numbers included,
+so the nearest single words are a cheap, training-free guess at what the text talks about
+(on held-out minilm text the top 64 of 72k words hold about 44 % of its content words). The
+search draws proposals from them, which lets it reach words no reference neighbour contains.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import re
+from typing import Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from ..paths import home
+
+WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]|[A-Za-z]|\d+")
+
+
+def build_vocab(texts: Sequence[str], min_count: int = 2) -> list[str]:
+    """Words seen at least `min_count` times (case-folded), each in its most common casing."""
+    counts = collections.Counter(w for t in texts for w in WORD.findall(t))
+    form: dict[str, str] = {}
+    total: collections.Counter = collections.Counter()
+    for w, n in counts.items():
+        k = w.lower()
+        total[k] += n
+        if k not in form or n > counts[form[k]]:
+            form[k] = w
+    return [form[k] for k, n in total.items() if n >= min_count]
+
+
+class WordProbe:
+    def __init__(self, embedder, vocab: Sequence[str], cache: bool = True, batch_size: int = 512):
+        self.vocab = list(vocab)
+        digest = hashlib.sha1("\n".join(self.vocab).encode()).hexdigest()[:16]
+        path = home() / "index" / f"words-{embedder.name.replace('/', '_')}-{embedder.dim}-{len(self.vocab)}-{digest}.npy"
+        if cache and path.exists():
+            self.vectors = np.load(path)
+            return
+        parts = []
+        step = batch_size * 8
+        for i in tqdm(range(0, len(self.vocab), step), desc="embedding word probe", unit=" batch",
+                      disable=len(self.vocab) < step * 2):
+            parts.append(embedder.embed(self.vocab[i:i + step], batch_size=batch_size).astype(np.float16))
+        self.vectors = np.concatenate(parts)
+        if cache:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".partial.npy")
+            np.save(tmp, self.vectors)
+            tmp.replace(path)
+
+    def top(self, targets: np.ndarray, m: int = 64) -> list[list[tuple[str, float]]]:
+        """For each unit target, its m nearest words with their cosines, best first."""
+        s = np.asarray(targets, np.float32) @ self.vectors.astype(np.float32).T
+        m = min(m, s.shape[1])
+        idx = np.argpartition(-s, m - 1, axis=1)[:, :m]
+        out = []
+        for row, ids in zip(s, idx):
+            ids = ids[np.argsort(-row[ids])]
+            out.append([(self.vocab[i], float(row[i])) for i in ids])
+        return out

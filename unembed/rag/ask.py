@@ -1,0 +1,82 @@
+"""Question -> retrieve -> (invert the lossy chunks) -> answer with a language model."""
+from __future__ import annotations
+
+import time
+from typing import Optional, Sequence
+
+from ..errors import InputError
+from ..invert.registry import resolve_settings
+
+PROMPT_HEAD = (
+    "Answer each question with a short phrase taken from the context.\n\n"
+    "Context: The capital of France is Paris. It lies on the river Seine.\n"
+    "Question: What is the capital of France?\n"
+    "Answer: Paris\n\n"
+)
+
+
+def build_prompt(question: str, contexts: Sequence[str]) -> str:
+    return PROMPT_HEAD + "Context: " + " ".join(c.strip() for c in contexts) + f"\nQuestion: {question}\nAnswer:"
+
+
+def read_questions(path) -> list[str]:
+    """One question per line, or a TSV whose first column is the question."""
+    from pathlib import Path
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such questions file")
+    qs = [ln.split("\t")[0].strip() for ln in p.read_text(encoding="utf-8").splitlines()]
+    qs = [q for q in qs if q and not q.startswith("#")]
+    if not qs:
+        raise InputError(f"{p}: no questions in the file")
+    return qs
+
+
+class RAG:
+    """Reads a store the way it was built: the store's embedder, and for lossy rows its inverter."""
+
+    def __init__(self, store, embedder, inverter=None, generator=None, steps: Optional[int] = None,
+                 beam: Optional[int] = None):
+        store.info.check(embedder=embedder.name, dim=embedder.dim)
+        if inverter is not None:
+            store.info.check(inverter=inverter.name)
+        self.store, self.embedder, self.inverter, self.generator = store, embedder, inverter, generator
+        self.steps, self.beam = resolve_settings(inverter, steps, beam) if inverter is not None else (0, 1)
+        self._reconstructed: dict[str, str] = {}  # per process only: reconstructions never reach disk
+        self.invert_seconds: dict[str, float] = {}
+
+    def _inverter(self):
+        if self.inverter is None:
+            from ..invert.registry import load_inverter
+            self.inverter = load_inverter(self.store.info.inverter, self.embedder)
+            self.steps, self.beam = resolve_settings(self.inverter, None, None)
+        return self.inverter
+
+    def contexts(self, hits) -> list[dict]:
+        todo = [h for h in hits if h.text is None and h.id not in self._reconstructed]
+        if todo:
+            inv = self._inverter()
+            for h in todo:  # one at a time so each chunk's cost is known (compare reports it)
+                t = time.perf_counter()
+                self._reconstructed[h.id] = inv.invert(h.vector[None], steps=self.steps, beam=self.beam)[0]
+                self.invert_seconds[h.id] = time.perf_counter() - t
+        return [{"text": h.text if h.text is not None else self._reconstructed[h.id], "score": round(h.score, 4),
+                 "doc": h.doc, "chunk": h.chunk, "reconstructed": h.text is None} for h in hits]
+
+    def retrieve(self, questions: Sequence[str], k: int = 5) -> list[list]:
+        if isinstance(questions, str) or not questions:
+            raise InputError("expected a non-empty list of questions")
+        q = self.embedder.embed(list(questions))
+        return [self.store.search(v, k=k) for v in q]
+
+    def ask(self, questions: Sequence[str], k: int = 5, generate: bool = True, progress: bool = False) -> list[dict]:
+        from tqdm import tqdm
+        results = []
+        for question, hits in tqdm(list(zip(questions, self.retrieve(questions, k))), desc="asking",
+                                   unit=" question", disable=not progress or len(questions) < 2):
+            ctx = self.contexts(hits)
+            answer = None
+            if generate and self.generator is not None:
+                answer = self.generator.generate(build_prompt(question, [c["text"] for c in ctx]))
+            results.append({"question": question, "answer": answer, "contexts": ctx})
+        return results

@@ -1,0 +1,100 @@
+"""Documents -> sentence-sized chunks that fit the inverter's trained length.
+
+Inversion quality falls fast with length, so a chunk is one sentence; a sentence over the
+token limit is cut at word boundaries into near-equal pieces, and fragments of fewer than four
+words (headings, list stubs) ride along with the next sentence when it fits.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..data.sources import split_sentences
+from ..errors import InputError
+
+SUFFIXES = (".txt", ".md", ".markdown")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_MARK = re.compile(r"^\s{0,3}(#{1,6}\s+|[-*+]\s+|\d+[.)]\s+|>\s?)|[*_`]{1,3}")
+
+
+@dataclass
+class Piece:
+    text: str
+    position: int  # character offset of the paragraph it came from
+
+
+def clean_markdown(text: str) -> str:
+    lines = []
+    in_code = False
+    for line in text.splitlines():
+        if line.strip().startswith("```"):
+            in_code = not in_code
+            lines.append("")
+            continue
+        if in_code:
+            lines.append("")
+            continue
+        line = _MD_LINK.sub(r"\1", line)
+        line = _MD_MARK.sub("", line)
+        # a heading or list item ends a sentence even without a full stop
+        lines.append(line.rstrip() + ("." if line.strip() and not re.search(r"[.!?:;]$", line.strip()) else ""))
+    return "\n".join(lines)
+
+
+def _split_long(sentence: str, count: Callable[[str], int], max_tokens: int) -> list[str]:
+    if count(sentence) <= max_tokens:
+        return [sentence]
+    words = sentence.split()
+    parts = 2
+    while True:
+        size = -(-len(words) // parts)
+        pieces = [" ".join(words[i:i + size]) for i in range(0, len(words), size)]
+        if all(count(p) <= max_tokens for p in pieces) or size <= 1:
+            return pieces
+        parts += 1
+
+
+def chunk_text(text: str, count: Callable[[str], int], max_tokens: int = 32, markdown: bool = False) -> list[Piece]:
+    if markdown:
+        text = clean_markdown(text)
+    out: list[Piece] = []
+    carry = ""
+    for m in re.finditer(r"\S(?:.|\n(?!\s*\n))*", text):  # paragraphs: runs without blank lines
+        for sentence in split_sentences(m.group(0)):
+            for piece in _split_long(sentence, count, max_tokens):
+                joined = f"{carry} {piece}".strip()
+                if carry and count(joined) <= max_tokens:
+                    piece = joined
+                elif carry:
+                    out.append(Piece(carry, m.start()))
+                carry = ""
+                if len(piece.split()) < 4:
+                    carry = piece
+                else:
+                    out.append(Piece(piece, m.start()))
+    if carry:
+        out.append(Piece(carry, len(text)))
+    return out
+
+
+def find_files(paths: list[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
+        elif p.is_file():
+            if p.suffix.lower() not in SUFFIXES:
+                raise InputError(f"{p}: only .txt and .md files can be ingested")
+            files.append(p)
+        else:
+            raise InputError(f"{p}: no such file or directory")
+    if not files:
+        raise InputError("no .txt or .md files found in " + ", ".join(map(str, paths)))
+    return files
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]

@@ -1,0 +1,78 @@
+"""Files -> chunks -> vectors -> store. Whole documents per commit; unchanged files are skipped."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from tqdm import tqdm
+
+from ..errors import MismatchError
+from ..store import Chunk, StoreInfo, create_store, open_store, store_exists
+from .chunk import chunk_text, file_hash, find_files
+
+
+def doc_id(path: Path) -> str:
+    """The path as the user would type it for `rag delete`: relative to the working directory."""
+    rel = os.path.relpath(path.resolve())
+    return Path(path.resolve()).as_posix() if rel.startswith("..") else Path(rel).as_posix()
+
+
+def _count_fn(embedder):
+    if hasattr(embedder, "count_tokens"):
+        return lambda s: embedder.count_tokens([s])[0]
+    return lambda s: int(len(s.split()) * 1.4) + 2  # no tokenizer (HTTP embedders): a word-based bound
+
+
+def open_or_create(location, embedder, inverter: str, mode: Optional[str] = None, encoding: Optional[str] = None,
+                   lossy_patterns: Optional[list[str]] = None):
+    if store_exists(location):
+        store = open_store(location)
+        info = store.info
+        info.check(embedder=embedder.name, dim=embedder.dim)
+        for what, asked, have in (("mode", mode, info.mode), ("encoding", encoding, info.encoding)):
+            if asked is not None and asked != have:
+                raise MismatchError(f"this store is {what} {have!r}; it cannot take {asked!r} (use a new --store)")
+        return store
+    info = StoreInfo(embedder=embedder.name, dim=embedder.dim, inverter=inverter, mode=mode or "lossy",
+                     encoding=encoding or "f32", lossy_patterns=list(lossy_patterns or []))
+    return create_store(location, info)
+
+
+def ingest(paths, store, embedder, max_tokens: int = 32, batch_chunks: int = 256, progress: bool = True) -> dict:
+    files = find_files(paths)
+    existing = store.documents()
+    count = _count_fn(embedder)
+    summary = {"files": len(files), "added": 0, "replaced": 0, "unchanged": 0, "chunks_added": 0}
+    pending: list[Chunk] = []
+
+    def flush():
+        if pending:
+            vectors = embedder.embed([c.text for c in pending])
+            store.add(pending, vectors)  # one commit: every chunk of these documents, or none
+            summary["chunks_added"] += len(pending)
+            pending.clear()
+
+    bar = tqdm(files, desc="ingesting", unit=" file", disable=not progress or len(files) < 2)
+    for path in bar:
+        data = path.read_bytes()
+        doc, h = doc_id(path), file_hash(data)
+        state = existing.get(doc)
+        if state is not None and state.complete and state.doc_hash == h:
+            summary["unchanged"] += 1
+            continue
+        if state is not None:  # changed, or left half-written by a killed run
+            store.delete(doc)
+            summary["replaced"] += 1
+        else:
+            summary["added"] += 1
+        text = data.decode("utf-8", errors="replace")
+        pieces = chunk_text(text, count, max_tokens, markdown=path.suffix.lower() in (".md", ".markdown"))
+        pending += [Chunk(doc, i, p.text, p.position, h, len(pieces), source=path.name) for i, p in enumerate(pieces)]
+        if len(pending) >= batch_chunks:
+            flush()
+    flush()
+    if summary["chunks_added"] and hasattr(store, "compact"):
+        store.compact()
+    summary["store_chunks"] = store.count()
+    return summary

@@ -1,0 +1,39 @@
+"""Vector stores: LanceDB (default, a directory) or Qdrant (`qdrant:PATH` local, or an http(s) URL)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import Chunk, DocState, Hit, StoreInfo, VectorStore
+from .encodings import ENCODINGS, bytes_per_vector
+
+
+def _is_qdrant(location: str) -> bool:
+    return str(location).startswith(("qdrant:", "http://", "https://"))
+
+
+def open_store(location) -> VectorStore:
+    if _is_qdrant(str(location)):
+        from .qdrant import QdrantStore
+        return QdrantStore.open(str(location))
+    from .lance import LanceStore
+    return LanceStore.open(Path(location))
+
+
+def create_store(location, info: StoreInfo) -> VectorStore:
+    if _is_qdrant(str(location)):
+        from .qdrant import QdrantStore
+        return QdrantStore.create(str(location), info)
+    from .lance import LanceStore
+    return LanceStore.create(Path(location), info)
+
+
+def store_exists(location) -> bool:
+    if _is_qdrant(str(location)):
+        from .qdrant import QdrantStore
+        return QdrantStore.exists(str(location))
+    from .base import INFO_FILE
+    return (Path(location) / INFO_FILE).exists()
+
+
+__all__ = ["Chunk", "DocState", "Hit", "StoreInfo", "VectorStore", "ENCODINGS", "bytes_per_vector",
+           "open_store", "create_store", "store_exists"]

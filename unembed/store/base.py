@@ -1,0 +1,155 @@
+"""What every vector store here offers: a tiny surface, text only where the mode allows it.
+
+A store is a directory (or a Qdrant collection) holding chunk rows: id, document, chunk number,
+source name, position, a salted content hash, the document's file hash, and the vector in the
+store's encoding. `lossless` rows also keep their text; `lossy` rows never do; `hybrid` decides
+per document (documents matching the store's lossy patterns are kept lossy).
+"""
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import InputError, MismatchError, StoreError
+from .encodings import check_encoding
+
+MODES = ("lossless", "lossy", "hybrid")
+INFO_FILE = "store.json"
+FORMAT = 1
+
+
+@dataclass
+class StoreInfo:
+    """What a store was built with; opening it with anything else is refused."""
+    embedder: str
+    dim: int
+    inverter: str
+    mode: str = "lossy"
+    encoding: str = "f32"
+    lossy_patterns: list[str] = field(default_factory=list)
+    backend: str = "lance"
+    salt: str = field(default_factory=lambda: secrets.token_hex(8))
+    format: int = FORMAT
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise InputError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
+        check_encoding(self.encoding)
+
+    def keeps_text(self, doc: str) -> bool:
+        if self.mode == "lossless":
+            return True
+        if self.mode == "lossy":
+            return False
+        return not any(fnmatch.fnmatch(doc, p) or fnmatch.fnmatch(os.path.basename(doc), p)
+                       for p in self.lossy_patterns)
+
+    def chunk_hash(self, text: str) -> str:
+        # salted per store: the hash tells chunks apart and spots changes, but one store's hashes
+        # cannot be matched against another's, nor against a public table of unsalted hashes
+        return hashlib.sha256((self.salt + text).encode()).hexdigest()[:16]
+
+    def check(self, embedder: str | None = None, dim: int | None = None, inverter: str | None = None) -> None:
+        if embedder is not None and embedder != self.embedder:
+            raise MismatchError(f"this store was built with embedder {self.embedder!r}, not {embedder!r}")
+        if dim is not None and dim != self.dim:
+            raise MismatchError(f"this store holds {self.dim}-d vectors, not {dim}-d")
+        if inverter is not None and inverter != self.inverter:
+            raise MismatchError(f"this store was built for inverter {self.inverter!r}, not {inverter!r}")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: str) -> "StoreInfo":
+        try:
+            raw = json.loads(text)
+            if raw.get("format") != FORMAT:
+                raise StoreError(f"{where}: store format {raw.get('format')!r} is not supported (expected {FORMAT})")
+            return cls(**raw)
+        except (ValueError, TypeError, AttributeError) as e:
+            raise StoreError(f"{where}: corrupt store description ({e})") from None
+
+
+@dataclass
+class Chunk:
+    """One piece of a document as ingested. `text` reaches the store only if the mode keeps it."""
+    doc: str
+    chunk: int
+    text: str
+    position: int
+    doc_hash: str
+    n_chunks: int
+    source: str = ""
+
+    @property
+    def id(self) -> str:
+        return chunk_id(self.doc, self.chunk)
+
+
+def chunk_id(doc: str, chunk: int) -> str:
+    return f"{hashlib.sha1(doc.encode()).hexdigest()[:12]}-{chunk}"
+
+
+@dataclass
+class Hit:
+    id: str
+    doc: str
+    chunk: int
+    score: float
+    vector: np.ndarray  # decoded, unit length: what an inverter reads
+    text: str | None  # None for lossy rows
+    source: str = ""
+    position: int = 0
+
+
+@dataclass
+class DocState:
+    doc_hash: str
+    rows: int
+    n_chunks: int
+
+    @property
+    def complete(self) -> bool:
+        return self.rows == self.n_chunks
+
+
+class VectorStore(Protocol):
+    info: StoreInfo
+
+    def add(self, chunks: list[Chunk], vectors: np.ndarray) -> None: ...
+    def search(self, vector: np.ndarray, k: int = 5, doc: str | None = None) -> list[Hit]: ...
+    def get(self, ids: list[str]) -> list[Hit]: ...
+    def delete(self, doc: str) -> int: ...
+    def documents(self) -> dict[str, DocState]: ...
+    def count(self) -> int: ...
+    def disk_bytes(self) -> int: ...
+
+
+def write_info(path: Path, info: StoreInfo) -> None:
+    tmp = path / (INFO_FILE + ".tmp")
+    tmp.write_text(info.to_json(), encoding="utf-8")
+    tmp.replace(path / INFO_FILE)  # atomic: a killed create never leaves half a description
+
+
+def read_info(path: Path) -> StoreInfo:
+    f = path / INFO_FILE
+    if not path.exists():
+        raise StoreError(f"{path}: no such store")
+    if not path.is_dir():
+        raise StoreError(f"{path}: is a file, not a store directory")
+    if not f.exists():
+        raise StoreError(f"{path}: not an unembed store (no {INFO_FILE}); refusing to touch it")
+    return StoreInfo.from_json(f.read_text(encoding="utf-8", errors="replace"), str(path))
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())

@@ -1,0 +1,172 @@
+"""The default store: an embedded LanceDB directory (one `chunks` table plus store.json).
+
+Every `add` is one LanceDB commit, so a process killed mid-write leaves the previous version
+intact; ingest adds whole documents per commit, and a document whose row count falls short of
+its chunk count (a delete-then-add cut in half) is visible as incomplete and redone on re-run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import InputError, StoreError
+from .base import Chunk, DocState, Hit, StoreInfo, dir_bytes, read_info, write_info
+from .encodings import arrow_array, arrow_type, column_to_numpy, decode, encode
+
+TABLE = "chunks"
+
+
+def _schema(info: StoreInfo) -> pa.Schema:
+    fields = [
+        pa.field("id", pa.string()), pa.field("doc", pa.string()), pa.field("chunk", pa.int32()),
+        pa.field("source", pa.string()), pa.field("position", pa.int64()), pa.field("hash", pa.string()),
+        pa.field("doc_hash", pa.string()), pa.field("n_chunks", pa.int32()),
+        pa.field("vector", arrow_type(info.encoding, info.dim)),
+    ]
+    if info.mode != "lossy":  # a lossy store has no text column at all
+        fields.append(pa.field("text", pa.string()))
+    return pa.schema(fields)
+
+
+def _quote(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+class LanceStore:
+    def __init__(self, path: Path, info: StoreInfo, table):
+        self.path, self.info, self.table = Path(path), info, table
+        self._scan_cache: tuple[int, pa.Table, np.ndarray] | None = None
+
+    @classmethod
+    def create(cls, path, info: StoreInfo) -> "LanceStore":
+        import lancedb
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            read_info(path)  # raises: a file, or a non-empty foreign directory
+            raise StoreError(f"{path}: a store already exists here")
+        path.mkdir(parents=True, exist_ok=True)
+        info.backend = "lance"
+        table = lancedb.connect(str(path)).create_table(TABLE, schema=_schema(info), exist_ok=True)
+        write_info(path, info)  # last: a directory without store.json was never a finished store
+        return cls(path, info, table)
+
+    @classmethod
+    def open(cls, path) -> "LanceStore":
+        import lancedb
+        path = Path(path)
+        info = read_info(path)
+        if info.backend != "lance":
+            raise StoreError(f"{path}: a {info.backend} store, not a LanceDB one")
+        try:
+            table = lancedb.connect(str(path)).open_table(TABLE)
+            table.count_rows()
+        except Exception as e:  # lance raises several types for damaged files
+            raise StoreError(f"{path}: corrupt store, the chunks table cannot be read ({type(e).__name__})") from None
+        if table.schema.field("vector").type != arrow_type(info.encoding, info.dim):
+            raise StoreError(f"{path}: corrupt store, the vector column does not match store.json")
+        return cls(path, info, table)
+
+    # -- writing
+    def add(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        if not chunks:
+            return
+        if len(chunks) != len(vectors):
+            raise InputError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        rows = encode(vectors, self.info.encoding)
+        if rows.shape[1] != arrow_array(rows, self.info.encoding, self.info.dim).type.list_size:
+            raise InputError(f"vectors are {np.asarray(vectors).shape[1]}-d; this store holds {self.info.dim}-d")
+        cols = {
+            "id": [c.id for c in chunks], "doc": [c.doc for c in chunks], "chunk": [c.chunk for c in chunks],
+            "source": [c.source for c in chunks], "position": [c.position for c in chunks],
+            "hash": [self.info.chunk_hash(c.text) for c in chunks], "doc_hash": [c.doc_hash for c in chunks],
+            "n_chunks": [c.n_chunks for c in chunks],
+            "vector": arrow_array(rows, self.info.encoding, self.info.dim),
+        }
+        if self.info.mode != "lossy":
+            cols["text"] = [c.text if self.info.keeps_text(c.doc) else None for c in chunks]
+        self.table.add(pa.table(cols, schema=_schema(self.info)))
+
+    def delete(self, doc: str) -> int:
+        before = self.count()
+        self.table.delete(f"doc = {_quote(doc)}")
+        return before - self.count()
+
+    def compact(self) -> None:
+        """Merge the small fragments many adds leave behind and drop old versions."""
+        try:
+            self.table.optimize()
+        except Exception:  # optional housekeeping; never fail an ingest over it
+            pass
+
+    # -- reading
+    def count(self) -> int:
+        return self.table.count_rows()
+
+    def documents(self) -> dict[str, DocState]:
+        t = self.table.search().select(["doc", "doc_hash", "n_chunks"]).limit(max(self.count(), 1)).to_arrow()
+        out: dict[str, DocState] = {}
+        for doc, h, n in zip(t["doc"].to_pylist(), t["doc_hash"].to_pylist(), t["n_chunks"].to_pylist()):
+            st = out.setdefault(doc, DocState(h, 0, n))
+            st.rows += 1
+            if st.doc_hash != h:
+                st.n_chunks = -1  # mixed versions of one file: incomplete by definition
+        return out
+
+    def _hits(self, t: pa.Table, scores) -> list[Hit]:
+        vecs = decode(column_to_numpy(t["vector"], self.info.encoding, self.info.dim), self.info.encoding, self.info.dim)
+        texts = t["text"].to_pylist() if "text" in t.column_names else [None] * len(t)
+        return [Hit(i, d, c, float(s), v, tx, src, p) for i, d, c, s, v, tx, src, p in zip(
+            t["id"].to_pylist(), t["doc"].to_pylist(), t["chunk"].to_pylist(), scores, vecs, texts,
+            t["source"].to_pylist(), t["position"].to_pylist())]
+
+    def _all(self) -> tuple[pa.Table, np.ndarray]:
+        version = self.table.version
+        if self._scan_cache is None or self._scan_cache[0] != version:
+            t = self.table.to_arrow()
+            vecs = decode(column_to_numpy(t["vector"], self.info.encoding, self.info.dim), self.info.encoding, self.info.dim)
+            self._scan_cache = (version, t, vecs)
+        return self._scan_cache[1], self._scan_cache[2]
+
+    def search(self, vector: np.ndarray, k: int = 5, doc: str | None = None) -> list[Hit]:
+        """Top-k chunks by cosine, optionally within one document."""
+        from ..embed.base import check_vectors
+        where = f"doc = {_quote(doc)}" if doc else None
+        q = check_vectors(vector, self.info.dim, what="query vector")[0]
+        if self.count() == 0:
+            return []
+        enc = self.info.encoding
+        if enc in ("f32", "f16"):
+            query = self.table.search(q, vector_column_name="vector").distance_type("cosine").limit(k)
+            t = (query.where(where, prefilter=True) if where else query).to_arrow()
+            return self._hits(t, 1.0 - t["_distance"].to_numpy())
+        if enc == "binary":  # LanceDB's native Hamming search on the packed sign bits
+            packed = encode(q[None], "binary")[0]
+            query = self.table.search(packed, vector_column_name="vector").distance_type("hamming").limit(k)
+            t = (query.where(where, prefilter=True) if where else query).to_arrow()
+            return self._hits(t, 1.0 - 2.0 * t["_distance"].to_numpy() / self.info.dim)
+        # int8: LanceDB has no int8 vector search, so scan exactly (decoded rows, float query)
+        t, vecs = self._all()
+        if where:
+            keep = self.table.search().where(where).select(["id"]).limit(max(self.count(), 1)).to_arrow()["id"].to_pylist()
+            mask = np.isin(np.asarray(t["id"].to_pylist(), dtype=object), np.asarray(keep, dtype=object))
+        else:
+            mask = np.ones(len(t), bool)
+        scores = np.where(mask, vecs @ q, -np.inf)
+        top = [i for i in np.argsort(-scores)[:k] if np.isfinite(scores[i])]
+        return self._hits(t.take(top), scores[top])
+
+    def get(self, ids: list[str]) -> list[Hit]:
+        if not ids:
+            return []
+        cond = "id IN (" + ", ".join(_quote(i) for i in ids) + ")"
+        t = self.table.search().where(cond).limit(len(ids)).to_arrow()
+        found = {h.id: h for h in self._hits(t, [1.0] * len(t))}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise InputError(f"no chunk with id {missing[0]!r} in {self.path}")
+        return [found[i] for i in ids]
+
+    def disk_bytes(self) -> int:
+        return dir_bytes(self.path)
