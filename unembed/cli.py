@@ -39,7 +39,7 @@ def friendly(fn):
         try:
             return fn(*a, **k)
         except UnembedError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False)
+            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2)
     return wrapper
 
@@ -211,6 +211,7 @@ def rag_ingest(
     embedder: EmbedderOpt = "minilm",
     inverter: InverterOpt = None,
     max_tokens: Annotated[int, typer.Option(help="Longest chunk, in embedder tokens.")] = 32,
+    batch_chunks: Annotated[int, typer.Option(help="Chunks per commit (whole documents always share one).")] = 256,
     json_out: JsonOpt = None,
 ):
     """Chunk, embed and store documents; unchanged files are skipped, changed ones replaced."""
@@ -222,7 +223,7 @@ def rag_ingest(
     st = open_or_create(store, emb, inverter or default_inverter(emb.name), mode, encoding, lossy_pattern)
     if inverter is not None:
         st.info.check(inverter=inverter)
-    summary = ingest([str(p) for p in paths], st, emb)
+    summary = ingest([str(p) for p in paths], st, emb, max_tokens=max_tokens, batch_chunks=batch_chunks)
     summary.update(mode=st.info.mode, encoding=st.info.encoding)
     if str(json_out) != "-":
         out.print(f"{summary['files']} files: {summary['added']} added, {summary['replaced']} replaced, "

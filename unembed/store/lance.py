@@ -30,6 +30,22 @@ def _schema(info: StoreInfo) -> pa.Schema:
     return pa.schema(fields)
 
 
+def _guarded(fn):
+    """Damaged data files surface only when read: report them as a corrupt store, not a traceback."""
+    from functools import wraps
+
+    @wraps(fn)
+    def wrapper(self, *a, **k):
+        try:
+            return fn(self, *a, **k)
+        except (RuntimeError, OSError, ValueError) as e:
+            if "lance" not in str(e).lower() and "arrow" not in type(e).__module__:
+                raise
+            raise StoreError(f"{self.path}: corrupt store, reading the chunks table failed "
+                             f"({str(e).splitlines()[0][:120]})") from None
+    return wrapper
+
+
 def _quote(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
@@ -104,6 +120,7 @@ class LanceStore:
     def count(self) -> int:
         return self.table.count_rows()
 
+    @_guarded
     def documents(self) -> dict[str, DocState]:
         t = self.table.search().select(["doc", "doc_hash", "n_chunks"]).limit(max(self.count(), 1)).to_arrow()
         out: dict[str, DocState] = {}
@@ -121,6 +138,7 @@ class LanceStore:
             t["id"].to_pylist(), t["doc"].to_pylist(), t["chunk"].to_pylist(), scores, vecs, texts,
             t["source"].to_pylist(), t["position"].to_pylist())]
 
+    @_guarded
     def _all(self) -> tuple[pa.Table, np.ndarray]:
         version = self.table.version
         if self._scan_cache is None or self._scan_cache[0] != version:
@@ -129,6 +147,7 @@ class LanceStore:
             self._scan_cache = (version, t, vecs)
         return self._scan_cache[1], self._scan_cache[2]
 
+    @_guarded
     def search(self, vector: np.ndarray, k: int = 5, doc: str | None = None) -> list[Hit]:
         """Top-k chunks by cosine, optionally within one document."""
         from ..embed.base import check_vectors
@@ -157,6 +176,7 @@ class LanceStore:
         top = [i for i in np.argsort(-scores)[:k] if np.isfinite(scores[i])]
         return self._hits(t.take(top), scores[top])
 
+    @_guarded
     def get(self, ids: list[str]) -> list[Hit]:
         if not ids:
             return []

@@ -73,7 +73,8 @@ class QdrantStore:
         dtype = models.Datatype.FLOAT16 if info.encoding == "f16" else models.Datatype.FLOAT32
         client.create_collection(collection, vectors_config=models.VectorParams(
             size=info.dim, distance=models.Distance.COSINE, datatype=dtype, on_disk=True))
-        client.create_payload_index(collection, "doc", models.PayloadSchemaType.KEYWORD)
+        if path is None:  # local mode scans; a server wants the index for per-document filters
+            client.create_payload_index(collection, "doc", models.PayloadSchemaType.KEYWORD)
         if not client.collection_exists(INFO_COLLECTION):
             client.create_collection(INFO_COLLECTION, vectors_config=models.VectorParams(size=1, distance=models.Distance.DOT))
         from dataclasses import asdict

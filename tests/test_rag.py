@@ -1,0 +1,157 @@
+"""Lossy RAG end to end: chunking, the CLI on real stores, kill -9 mid-ingest, generation, compare."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from unembed.rag.chunk import chunk_text, clean_markdown
+from unembed.rag.compare import contains_answer
+
+QA = Path(__file__).resolve().parent.parent / "benchmarks" / "rag_qa"
+
+
+def cli(*args, env=None, **kw):
+    return subprocess.run([sys.executable, "-m", "unembed.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600, **kw)
+
+
+def test_chunks_fit_the_token_limit(minilm):
+    count = lambda s: minilm.count_tokens([s])[0]
+    long = " ".join(["the committee discussed the annual budget and the new roads"] * 6) + "."
+    text = f"# Title\n\nShort one here. {long}\n\nA [linked](http://x.org) *word* closes the paragraph."
+    pieces = chunk_text(text, count, max_tokens=32, markdown=True)
+    assert all(count(p.text) <= 32 for p in pieces)
+    assert pieces[0].text.startswith("Title.")  # a heading rides with the next sentence
+    assert pieces[-1].text == "A linked word closes the paragraph."
+    assert "http" not in clean_markdown("see [here](http://a.b)")
+    assert contains_answer("It erupted in 79 AD", "79") and not contains_answer("In 1979", "79")
+
+
+def test_cli_ingest_ask_delete(isolated_home):
+    store = isolated_home / "store"
+    r = cli("rag", "ingest", str(QA / "docs"), "--store", str(store), "--inverter", "search",
+            "--json", str(isolated_home / "ingest.json"))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((isolated_home / "ingest.json").read_text())
+    assert summary["added"] == 8 and summary["mode"] == "lossy" and summary["store_chunks"] > 50
+    out = isolated_home / "ask.json"
+    r = cli("rag", "ask", "When did Vesuvius last erupt?", "--store", str(store), "--k", "2", "--no-generate",
+            "--steps", "1", "--beam", "1", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert len(res) == 1 and res[0]["answer"] is None and len(res[0]["contexts"]) == 2
+    ctx = res[0]["contexts"][0]
+    assert set(ctx) >= {"text", "score", "doc", "chunk"} and ctx["text"] and ctx["doc"].endswith("volcano.txt")
+    r = cli("rag", "ask", "x", "--store", str(store), "--inverter", "lookup", "--no-generate")
+    assert r.returncode == 2 and "built for inverter 'search'" in r.stderr
+    r = cli("rag", "ask", "x", "--store", str(isolated_home), "--no-generate")
+    assert r.returncode == 2 and "not an unembed store" in r.stderr
+    doc = next(d for d in json.loads(cli("rag", "info", "--store", str(store), "--json", "-").stdout)["documents"]
+               if d.endswith("chess.md"))
+    r = cli("rag", "delete", doc, "--store", str(store))
+    assert r.returncode == 0 and "10 chunks" in r.stdout
+    assert cli("rag", "delete", doc, "--store", str(store)).returncode == 2
+
+
+def test_kill_9_mid_ingest_leaves_a_consistent_store(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    sentences = (QA / "docs" / "volcano.txt").read_text().splitlines()
+    for i in range(120):
+        (docs / f"d{i:03}.txt").write_text(f"Document {i} begins here. " + " ".join(sentences[i % 9:i % 9 + 4]))
+    store = tmp_path / "store"
+    args = [sys.executable, "-m", "unembed.cli", "rag", "ingest", str(docs), "--store", str(store),
+            "--inverter", "lookup", "--batch-chunks", "8"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    versions = store / "chunks.lance" / "_versions"
+    while time.time() < deadline and proc.poll() is None:
+        if versions.exists() and len(list(versions.glob("*.manifest"))) >= 4:
+            break
+        time.sleep(0.05)
+    killed = proc.poll() is None
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    info = json.loads(cli("rag", "info", "--store", str(store), "--json", "-").stdout)
+    assert all(d["complete"] for d in info["documents"].values())  # whole documents or none
+    if killed:
+        assert len(info["documents"]) < 120
+    r = cli("rag", "ingest", str(docs), "--store", str(store), "--json", "-")
+    assert r.returncode == 0, r.stderr
+    done = json.loads(r.stdout[r.stdout.index("{"):])
+    assert done["unchanged"] + done["added"] + done["replaced"] == 120
+    info = json.loads(cli("rag", "info", "--store", str(store), "--json", "-").stdout)
+    assert len(info["documents"]) == 120 and all(d["complete"] for d in info["documents"].values())
+
+
+class _Chat(BaseHTTPRequestHandler):
+    seen = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _Chat.seen.append((self.path, self.headers.get("Authorization"), body))
+        prompt = body["messages"][0]["content"]
+        answer = "1944" if "1944" in prompt else "unknown"
+        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_generation_through_an_openai_compatible_endpoint(isolated_home):
+    server = HTTPServer(("127.0.0.1", 0), _Chat)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        store = isolated_home / "store"
+        assert cli("rag", "ingest", str(QA / "docs" / "volcano.txt"), "--store", str(store), "--mode", "lossless",
+                   "--inverter", "lookup").returncode == 0
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        r = cli("rag", "ask", "When did Vesuvius last erupt?", "--store", str(store), "--k", "3",
+                "--generator", f"tiny@{url}", "--json", "-", env={"UNEMBED_API_KEY": "k123"})
+        assert r.returncode == 0, r.stderr
+        res = json.loads(r.stdout[r.stdout.index("["):])
+        assert res[0]["answer"] == "1944"
+        path, auth, body = _Chat.seen[-1]
+        assert path == "/v1/chat/completions" and auth == "Bearer k123" and body["model"] == "tiny"
+    finally:
+        server.shutdown()
+
+
+def test_local_gemma_answers_from_context():
+    from unembed.generate import load_generator
+    from unembed.rag.ask import build_prompt
+
+    g = load_generator("gemma")
+    answer = g.generate(build_prompt("Who built the lighthouse?",
+                                     ["The lighthouse was built by the engineer Robert Stevenson in 1810."]))
+    assert "Stevenson" in answer
+
+
+def test_compare_reports_every_column(isolated_home, minilm):
+    from unembed.invert.registry import load_inverter
+    from unembed.rag.compare import compare
+
+    qa = isolated_home / "qa.tsv"
+    qa.write_text("When did Vesuvius last erupt?\t1944\nWhat buried Pompeii?\tVesuvius\n")
+    report = compare([str(QA / "docs" / "volcano.txt")], qa, minilm, load_inverter("lookup", minilm),
+                     encodings=["f16", "binary"], k=3, progress=False)
+    rows = {(r["mode"], r["encoding"]): r for r in report["rows"]}
+    assert set(rows) == {("lossless", "f32"), ("lossy", "f16"), ("lossy", "binary")}
+    assert rows[("lossless", "f32")]["answer_in_context"] == 1.0
+    assert rows[("lossless", "f32")]["reconstruction_bleu"] is None
+    assert rows[("lossy", "f16")]["retrieval_agreement"] == 1.0
+    assert rows[("lossy", "binary")]["bytes_per_vector"] == 48
+    for r in rows.values():
+        assert r["store_bytes"] > 0 and r["seconds_per_question"] > 0 and len(r["results"]) == 2

@@ -1,0 +1,147 @@
+"""Stores on real LanceDB directories and Qdrant local mode, filled by the real embedder."""
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unembed.errors import InputError, MismatchError, StoreError
+from unembed.rag.ingest import ingest, open_or_create
+from unembed.store import StoreInfo, bytes_per_vector, create_store, open_store
+from unembed.store.encodings import decode, encode
+
+QA_DOCS = Path(__file__).resolve().parent.parent / "benchmarks" / "rag_qa" / "docs"
+
+
+def doc_words(folder: Path) -> set[str]:
+    words = set()
+    for f in folder.iterdir():
+        words |= {w for w in re.findall(r"[A-Za-z]{6,}", f.read_text())}
+    return words
+
+
+def test_encodings_round_trip_and_sizes():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(20, 384)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    floor = {"f32": 0.9999, "f16": 0.9999, "int8": 0.999, "binary": 0.75}
+    for enc, lo in floor.items():
+        back = decode(encode(v, enc), enc, 384)
+        assert back.shape == v.shape
+        assert np.allclose(np.linalg.norm(back, axis=1), 1, atol=1e-5)
+        assert (np.sum(back * v, axis=1) > lo).all(), enc
+    assert [bytes_per_vector(e, 384) for e in ("f32", "f16", "int8", "binary")] == [1536, 768, 384, 48]
+
+
+@pytest.mark.parametrize("encoding", ["f32", "binary"])
+def test_lossy_store_files_hold_none_of_the_text(tmp_path, minilm, encoding):
+    store = create_store(tmp_path / "s", StoreInfo("minilm", 384, "lookup", mode="lossy", encoding=encoding))
+    summary = ingest([QA_DOCS], store, minilm, progress=False)
+    assert summary["chunks_added"] > 50
+    blob = b"".join(p.read_bytes() for p in (tmp_path / "s").rglob("*") if p.is_file())
+    paths = str(QA_DOCS.resolve()).lower() + " ".join(f.name for f in QA_DOCS.iterdir())  # metadata it keeps
+    words = {w for w in doc_words(QA_DOCS) if w.lower() not in paths}
+    assert len(words) > 200
+    leaked = [w for w in words if w.encode() in blob or w.lower().encode() in blob]
+    assert leaked == []
+    hits = open_store(tmp_path / "s").search(minilm.embed(["Who built the lighthouse on the reef?"])[0], k=3)
+    assert len(hits) == 3 and all(h.text is None for h in hits)
+    assert hits[0].doc.endswith("lighthouse.md")
+
+
+def test_lossless_and_hybrid_keep_text_by_policy(tmp_path, minilm):
+    lossless = create_store(tmp_path / "a", StoreInfo("minilm", 384, "lookup", mode="lossless", encoding="f16"))
+    ingest([QA_DOCS], lossless, minilm, progress=False)
+    hit = lossless.search(minilm.embed(["When did Vesuvius last erupt?"])[0], k=1)[0]
+    assert "1944" in hit.text and hit.doc.endswith("volcano.txt") and hit.score > 0.6
+    hybrid = create_store(tmp_path / "b", StoreInfo("minilm", 384, "lookup", mode="hybrid", lossy_patterns=["*.md"]))
+    ingest([QA_DOCS], hybrid, minilm, progress=False)
+    kept = {h.doc.rsplit(".", 1)[1]: h.text for h in hybrid.get([h.id for h in lossless.search(
+        minilm.embed(["sourdough starter", "Vesuvius eruption"]).mean(0), k=40)])}
+    assert kept["md"] is None and kept["txt"]
+
+
+def test_int8_scan_agrees_with_f32(tmp_path, minilm):
+    a = create_store(tmp_path / "a", StoreInfo("minilm", 384, "lookup", encoding="f32"))
+    b = create_store(tmp_path / "b", StoreInfo("minilm", 384, "lookup", encoding="int8"))
+    for s in (a, b):
+        ingest([QA_DOCS], s, minilm, progress=False)
+    q = minilm.embed(["How do bees find flowers?"])[0]
+    assert [h.id for h in a.search(q, k=5)] == [h.id for h in b.search(q, k=5)]
+    only = b.search(q, k=3, doc=a.search(q, k=1)[0].doc)
+    assert {h.doc for h in only} == {a.search(q, k=1)[0].doc}
+
+
+def test_reingest_is_a_noop_and_changes_replace(tmp_path, minilm):
+    docs = tmp_path / "docs"
+    shutil.copytree(QA_DOCS, docs)
+    store = create_store(tmp_path / "s", StoreInfo("minilm", 384, "lookup"))
+    first = ingest([docs], store, minilm, progress=False)
+    again = ingest([docs], store, minilm, progress=False)
+    assert again["unchanged"] == first["files"] and again["chunks_added"] == 0
+    assert again["store_chunks"] == first["store_chunks"]
+    (docs / "chess.md").write_text("# Chess\n\nChess is played on a board of sixty four squares. Each side has one king and one queen.\n")
+    third = ingest([docs], store, minilm, progress=False)
+    assert third["replaced"] == 1 and third["chunks_added"] == 2
+    doc = next(d for d in store.documents() if d.endswith("chess.md"))
+    assert store.documents()[doc].rows == 2
+    assert store.delete(doc) == 2 and doc not in store.documents()
+
+
+def test_mismatch_and_bad_input_errors(tmp_path, minilm):
+    store = create_store(tmp_path / "s", StoreInfo("minilm", 384, "lookup"))
+    ingest([QA_DOCS / "bread.md"], store, minilm, progress=False)
+    with pytest.raises(MismatchError, match="embedder 'minilm'"):
+        store.info.check(embedder="mpnet")
+    with pytest.raises(MismatchError, match="encoding 'f32'"):
+        open_or_create(tmp_path / "s", minilm, "lookup", encoding="int8")
+    with pytest.raises(InputError, match="expected dimension 384"):
+        store.search(np.ones(768, np.float32))
+    with pytest.raises(InputError, match="NaN"):
+        store.search(np.full(384, np.nan, np.float32))
+    with pytest.raises(InputError, match="no chunk with id"):
+        store.get(["nope-1"])
+    assert store.count() == 9  # nothing lost to the failed calls
+
+
+def test_foreign_and_corrupt_directories(tmp_path, minilm):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(StoreError, match="not an unembed store"):
+        open_store(foreign)
+    with pytest.raises(StoreError, match="not an unembed store"):
+        create_store(foreign, StoreInfo("minilm", 384, "lookup"))
+    assert (foreign / "notes.txt").read_text() == "keep me"
+    store = create_store(tmp_path / "s", StoreInfo("minilm", 384, "lookup"))
+    ingest([QA_DOCS / "bread.md"], store, minilm, progress=False)
+    (tmp_path / "s" / "store.json").write_text("{not json")
+    with pytest.raises(StoreError, match="corrupt"):
+        open_store(tmp_path / "s")
+    (tmp_path / "s" / "store.json").write_text(StoreInfo("minilm", 384, "lookup").to_json())
+    for f in (tmp_path / "s").rglob("*.lance"):
+        if f.is_file():
+            f.write_bytes(b"garbage")
+    with pytest.raises(StoreError, match="corrupt"):
+        open_store(tmp_path / "s").search(minilm.embed(["bread"])[0])
+
+
+def test_qdrant_local_mode_same_surface(tmp_path, minilm):
+    loc = f"qdrant:{tmp_path / 'q'}"
+    store = create_store(loc, StoreInfo("minilm", 384, "lookup", mode="lossy", encoding="f16"))
+    ingest([QA_DOCS], store, minilm, progress=False)
+    store.client.close()
+    store = open_store(loc)
+    assert store.info.backend == "qdrant" and store.count() > 50
+    hits = store.search(minilm.embed(["Which computer beat Kasparov?"])[0], k=2)
+    assert hits[0].doc.endswith("chess.md") and hits[0].text is None
+    assert np.allclose(np.linalg.norm(hits[0].vector), 1, atol=1e-3)
+    assert store.get([hits[0].id])[0].doc == hits[0].doc
+    n = store.documents()[hits[0].doc].rows
+    assert store.delete(hits[0].doc) == n
+    with pytest.raises(InputError, match="f32 or f16"):
+        create_store(f"qdrant:{tmp_path / 'q2'}", StoreInfo("minilm", 384, "lookup", encoding="binary"))
+    store.client.close()
+    blob = b"".join(p.read_bytes() for p in (tmp_path / "q").rglob("*") if p.is_file())
+    assert not [w for w in ("Kasparov", "Steinitz", "chaturanga", "sourdough") if w.encode() in blob]
