@@ -42,6 +42,11 @@ def contains_answer(text: str, answer: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(answer.lower()) + r"(?!\w)", text.lower()) is not None
 
 
+def contains_answer_words(text: str, answer: str) -> bool:
+    """Looser: every word of the answer somewhere in the text, in any order."""
+    return all(contains_answer(text, w) for w in answer.split())
+
+
 def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[str] = ("f32", "f16", "int8", "binary"),
             k: int = 5, generator=None, steps: Optional[int] = None, beam: Optional[int] = None,
             work: Optional[Path] = None, progress: bool = True) -> dict:
@@ -82,6 +87,7 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
             recon = [(c["text"], reference["text"][x.id]) for r, h in zip(results, hits)
                      for c, x in zip(r["contexts"], h) if c["reconstructed"]]
             in_ctx = [any(contains_answer(c["text"], a) for c in r["contexts"]) for r, (_, a) in zip(results, qa)]
+            words_in_ctx = [any(contains_answer_words(c["text"], a) for c in r["contexts"]) for r, (_, a) in zip(results, qa)]
             row = {
                 "mode": mode, "encoding": enc, "chunks": store.count(),
                 "bytes_per_vector": bytes_per_vector(enc, embedder.dim),
@@ -90,6 +96,7 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
                 "reconstruction_bleu": round(metrics.bleu([a for a, _ in recon], [b for _, b in recon]), 2) if recon else None,
                 "reconstruction_token_f1": round(metrics.token_f1([a for a, _ in recon], [b for _, b in recon]), 4) if recon else None,
                 "answer_in_context": round(sum(in_ctx) / len(in_ctx), 4),
+                "answer_words_in_context": round(sum(words_in_ctx) / len(words_in_ctx), 4),
                 "answer_accuracy": round(sum(contains_answer(r["answer"], a) for r, (_, a) in zip(results, qa)) / len(qa), 4)
                 if generator is not None else None,
                 "seconds_per_question": round(sum(seconds) / len(seconds), 3),
