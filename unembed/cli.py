@@ -334,10 +334,12 @@ def rag_compare(
     report = compare([str(d) for d in docs], questions, emb, inv, encs, k=k,
                      generator=load_generator(generator) if generate else None, steps=steps, beam=beam, work=work)
     if str(json_out) != "-":
-        cols = ("mode", "encoding", "bytes_per_vector", "store_bytes", "retrieval_agreement", "reconstruction_bleu",
-                "reconstruction_token_f1", "answer_in_context", "answer_in_context_vs_lossless", "answer_accuracy",
-                "seconds_per_question")
-        table = Table(*cols, title=f"{report['questions']} questions · k {k} · {report['inverter']} on {report['embedder']}")
+        cols = ("mode", "encoding", "bytes_per_vector", "bytes_per_chunk", "store_bytes", "retrieval_agreement",
+                "reconstruction_bleu", "reconstruction_token_f1", "answer_in_context", "answer_words_in_context",
+                "answer_in_context_vs_lossless", "answer_accuracy", "seconds_per_question")
+        heads = ("mode", "enc", "B/vec", "B/chunk", "store B", "agree@k", "BLEU", "tok F1", "ans∈ctx",
+                 "words∈ctx", "vs lossless", "accuracy", "s/q")
+        table = Table(*heads, title=f"{report['questions']} questions · k {k} · {report['inverter']} on {report['embedder']}")
         for r in report["rows"]:
             table.add_row(*("-" if r[c] is None else str(r[c]) for c in cols))
         out.print(table)

@@ -92,6 +92,7 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
                 "mode": mode, "encoding": enc, "chunks": store.count(),
                 "bytes_per_vector": bytes_per_vector(enc, embedder.dim),
                 "store_bytes": store.disk_bytes(),
+                "bytes_per_chunk": round(store.disk_bytes() / max(store.count(), 1)),
                 "retrieval_agreement": round(sum(agree) / len(agree), 4),
                 "reconstruction_bleu": round(metrics.bleu([a for a, _ in recon], [b for _, b in recon]), 2) if recon else None,
                 "reconstruction_token_f1": round(metrics.token_f1([a for a, _ in recon], [b for _, b in recon]), 4) if recon else None,
