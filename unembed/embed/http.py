@@ -1,15 +1,12 @@
 """Any OpenAI-compatible `/v1/embeddings` endpoint: a black box we can only query."""
 from __future__ import annotations
 
-import json
-import os
-import urllib.error
-import urllib.request
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import InputError, UnembedError
+from ..http_client import post_json
 from .base import check_texts, l2_normalise
 
 
@@ -38,19 +35,8 @@ class HTTPEmbedder:
         return f"HTTPEmbedder(name={self.name!r})"
 
     def _post(self, texts: list[str]) -> list[list[float]]:
-        body = json.dumps({"model": self.model, "input": texts}).encode()
-        req = urllib.request.Request(self.base_url + "/embeddings", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
-        key = os.environ.get(self.api_key_env)
-        if key:
-            req.add_header("Authorization", f"Bearer {key}")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                payload = json.loads(resp.read())
-        except urllib.error.HTTPError as e:  # the body may echo our input: report the status only
-            raise UnembedError(f"embedding endpoint {self.base_url} answered HTTP {e.code}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
-            raise UnembedError(f"embedding endpoint {self.base_url} unreachable: {getattr(e, 'reason', e)}") from None
+        payload = post_json(self.base_url + "/embeddings", {"model": self.model, "input": texts},
+                            f"embedding endpoint {self.base_url}", self.api_key_env, self.timeout)
         try:
             rows = sorted(payload["data"], key=lambda r: r.get("index", 0))
             vecs = [r["embedding"] for r in rows]
