@@ -155,3 +155,14 @@ def test_compare_reports_every_column(isolated_home, minilm):
     assert rows[("lossy", "binary")]["bytes_per_vector"] == 48
     for r in rows.values():
         assert r["store_bytes"] > 0 and r["seconds_per_question"] > 0 and len(r["results"]) == 2
+
+
+def test_rag_keeps_the_callers_steps_when_it_loads_the_stores_inverter(isolated_home, minilm):
+    from unembed.rag import RAG, ingest, open_or_create
+
+    store = open_or_create(isolated_home / "kb", minilm, inverter="search", mode="lossy", encoding="int8")
+    ingest([QA / "docs" / "volcano.txt"], store, minilm, progress=False)
+    rag = RAG(store, minilm, steps=1, beam=2)
+    ctx = rag.ask(["When did Vesuvius last erupt?"], k=1, generate=False)[0]["contexts"]
+    assert (rag.steps, rag.beam) == (1, 2) and rag.inverter.name == "search"
+    assert ctx[0]["reconstructed"] and ctx[0]["text"] and ctx[0]["doc"].endswith("volcano.txt")

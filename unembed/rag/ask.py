@@ -41,7 +41,8 @@ class RAG:
         if inverter is not None:
             store.info.check(inverter=inverter.name)
         self.store, self.embedder, self.inverter, self.generator = store, embedder, inverter, generator
-        self.steps, self.beam = resolve_settings(inverter, steps, beam) if inverter is not None else (0, 1)
+        self._asked = (steps, beam)  # resolved against the inverter's defaults once it is loaded
+        self.steps, self.beam = resolve_settings(inverter, steps, beam) if inverter is not None else (steps, beam)
         self._reconstructed: dict[str, str] = {}  # per process only: reconstructions never reach disk
         self.invert_seconds: dict[str, float] = {}
 
@@ -49,7 +50,7 @@ class RAG:
         if self.inverter is None:
             from ..invert.registry import load_inverter
             self.inverter = load_inverter(self.store.info.inverter, self.embedder)
-            self.steps, self.beam = resolve_settings(self.inverter, None, None)
+            self.steps, self.beam = resolve_settings(self.inverter, *self._asked)
         return self.inverter
 
     def contexts(self, hits) -> list[dict]:
