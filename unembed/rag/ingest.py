@@ -39,6 +39,21 @@ def open_or_create(location, embedder, inverter: str, mode: Optional[str] = None
     return create_store(location, info)
 
 
+def chunk_file(path: Path, data: bytes, count, max_tokens: int = 32) -> list[Chunk]:
+    """One file's chunks, carrying the document id and file hash that make re-ingest a no-op."""
+    doc, h = doc_id(path), file_hash(data)
+    pieces = chunk_text(data.decode("utf-8", errors="replace"), count, max_tokens,
+                        markdown=path.suffix.lower() in (".md", ".markdown"))
+    return [Chunk(doc, i, p.text, p.position, h, len(pieces), source=path.name) for i, p in enumerate(pieces)]
+
+
+def embed_files(paths, embedder, max_tokens: int = 32) -> tuple[list[Chunk], "np.ndarray"]:
+    """Every chunk of every file and its vector, for filling several stores from one embedding pass."""
+    count = _count_fn(embedder)
+    chunks = [c for f in find_files(paths) for c in chunk_file(f, f.read_bytes(), count, max_tokens)]
+    return chunks, embedder.embed([c.text for c in chunks])
+
+
 def ingest(paths, store, embedder, max_tokens: int = 32, batch_chunks: int = 256, progress: bool = True) -> dict:
     files = find_files(paths)
     existing = store.documents()
@@ -66,9 +81,7 @@ def ingest(paths, store, embedder, max_tokens: int = 32, batch_chunks: int = 256
             summary["replaced"] += 1
         else:
             summary["added"] += 1
-        text = data.decode("utf-8", errors="replace")
-        pieces = chunk_text(text, count, max_tokens, markdown=path.suffix.lower() in (".md", ".markdown"))
-        pending += [Chunk(doc, i, p.text, p.position, h, len(pieces), source=path.name) for i, p in enumerate(pieces)]
+        pending += chunk_file(path, data, count, max_tokens)
         if len(pending) >= batch_chunks:
             flush()
     flush()

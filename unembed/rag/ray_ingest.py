@@ -12,9 +12,8 @@ import argparse
 from pathlib import Path
 
 from ..errors import MissingPackageError
-from ..store import Chunk
-from .chunk import chunk_text, file_hash, find_files
-from .ingest import _count_fn, doc_id
+from .chunk import file_hash, find_files
+from .ingest import _count_fn, chunk_file, doc_id
 
 
 def _embed_shard(embedder_spec: str, files: list[str], max_tokens: int):
@@ -23,11 +22,7 @@ def _embed_shard(embedder_spec: str, files: list[str], max_tokens: int):
     count = _count_fn(emb)
     out = []
     for f in map(Path, files):
-        data = f.read_bytes()
-        h = file_hash(data)
-        pieces = chunk_text(data.decode("utf-8", errors="replace"), count, max_tokens,
-                            markdown=f.suffix.lower() in (".md", ".markdown"))
-        chunks = [Chunk(doc_id(f), i, p.text, p.position, h, len(pieces), source=f.name) for i, p in enumerate(pieces)]
+        chunks = chunk_file(f, f.read_bytes(), count, max_tokens)
         out.append((chunks, emb.embed([c.text for c in chunks]) if chunks else None))
     return out
 
