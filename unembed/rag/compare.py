@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
+from tqdm import tqdm
+
 from .. import metrics
 from ..errors import InputError
 from ..store import StoreInfo, bytes_per_vector, create_store
@@ -60,6 +62,7 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
     configs = [("lossless", "f32")] + [("lossy", e) for e in encodings]
     rows, reference = [], None
     chunks, vectors = embed_files(docs, embedder)  # once: every store gets the same vectors
+    truth = {c.id: c.text for c in chunks}
     try:
         for mode, enc in configs:
             where = work / f"{mode}-{enc}"
@@ -73,7 +76,6 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
             hits = rag.retrieve(qs, k)
             retrieve_s = (time.perf_counter() - t0) / len(qs)
             results, seconds = [], []
-            from tqdm import tqdm
             for (q, _), h in tqdm(list(zip(qa, hits)), desc=f"{mode} {enc}", unit=" question", disable=not progress):
                 ctx = rag.contexts(h)
                 t = time.perf_counter()
@@ -82,19 +84,19 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
                 # what this question would cost alone: retrieval, inverting its chunks, generating
                 seconds.append(retrieve_s + sum(rag.invert_seconds.get(x.id, 0.0) for x in h) + gen_s)
                 results.append({"question": q, "answer": answer, "contexts": ctx})
-            if reference is None:  # the lossless run comes first: its top-k and texts are the truth
-                reference = {"ids": [[x.id for x in h] for h in hits],
-                             "text": {x.id: x.text for x in store.get(store_ids(store))}}
-            agree = [len(set(x.id for x in h) & set(ref)) / max(len(ref), 1) for h, ref in zip(hits, reference["ids"])]
-            recon = [(c["text"], reference["text"][x.id]) for r, h in zip(results, hits)
+            if reference is None:  # the lossless run comes first: its top-k is the truth
+                reference = [[x.id for x in h] for h in hits]
+            agree = [len(set(x.id for x in h) & set(ref)) / max(len(ref), 1) for h, ref in zip(hits, reference)]
+            recon = [(c["text"], truth[x.id]) for r, h in zip(results, hits)
                      for c, x in zip(r["contexts"], h) if c["reconstructed"]]
             in_ctx = [any(contains_answer(c["text"], a) for c in r["contexts"]) for r, (_, a) in zip(results, qa)]
             words_in_ctx = [any(contains_answer_words(c["text"], a) for c in r["contexts"]) for r, (_, a) in zip(results, qa)]
+            size = store.disk_bytes()
             row = {
                 "mode": mode, "encoding": enc, "chunks": store.count(),
                 "bytes_per_vector": bytes_per_vector(enc, embedder.dim),
-                "store_bytes": store.disk_bytes(),
-                "bytes_per_chunk": round(store.disk_bytes() / max(store.count(), 1)),
+                "store_bytes": size,
+                "bytes_per_chunk": round(size / max(store.count(), 1)),
                 "retrieval_agreement": round(sum(agree) / len(agree), 4),
                 "reconstruction_bleu": round(metrics.bleu([a for a, _ in recon], [b for _, b in recon]), 2) if recon else None,
                 "reconstruction_token_f1": round(metrics.token_f1([a for a, _ in recon], [b for _, b in recon]), 4) if recon else None,
@@ -115,7 +117,3 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
     return {"embedder": embedder.name, "inverter": inverter.name, "k": k, "questions": len(qa),
             "generator": getattr(generator, "name", None), "rows": rows}
 
-
-def store_ids(store) -> list[str]:
-    from ..store.base import chunk_id
-    return [chunk_id(d, i) for d, st in store.documents().items() for i in range(st.n_chunks)]

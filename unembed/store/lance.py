@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ..embed.base import check_vectors
 from ..errors import InputError, StoreError
 from .base import Chunk, DocState, Hit, StoreInfo, dir_bytes, read_info, write_info
 from .encodings import arrow_array, arrow_type, column_to_numpy, decode, encode
@@ -90,9 +91,7 @@ class LanceStore:
             return
         if len(chunks) != len(vectors):
             raise InputError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        rows = encode(vectors, self.info.encoding)
-        if rows.shape[1] != arrow_array(rows, self.info.encoding, self.info.dim).type.list_size:
-            raise InputError(f"vectors are {np.asarray(vectors).shape[1]}-d; this store holds {self.info.dim}-d")
+        rows = encode(check_vectors(vectors, self.info.dim), self.info.encoding)
         cols = {
             "id": [c.id for c in chunks], "doc": [c.doc for c in chunks], "chunk": [c.chunk for c in chunks],
             "source": [c.source for c in chunks], "position": [c.position for c in chunks],
@@ -131,8 +130,11 @@ class LanceStore:
                 st.n_chunks = -1  # mixed versions of one file: incomplete by definition
         return out
 
+    def _vectors(self, t: pa.Table) -> np.ndarray:
+        return decode(column_to_numpy(t["vector"], self.info.encoding, self.info.dim), self.info.encoding, self.info.dim)
+
     def _hits(self, t: pa.Table, scores) -> list[Hit]:
-        vecs = decode(column_to_numpy(t["vector"], self.info.encoding, self.info.dim), self.info.encoding, self.info.dim)
+        vecs = self._vectors(t)
         texts = t["text"].to_pylist() if "text" in t.column_names else [None] * len(t)
         return [Hit(i, d, c, float(s), v, tx, src, p) for i, d, c, s, v, tx, src, p in zip(
             t["id"].to_pylist(), t["doc"].to_pylist(), t["chunk"].to_pylist(), scores, vecs, texts,
@@ -143,14 +145,12 @@ class LanceStore:
         version = self.table.version
         if self._scan_cache is None or self._scan_cache[0] != version:
             t = self.table.to_arrow()
-            vecs = decode(column_to_numpy(t["vector"], self.info.encoding, self.info.dim), self.info.encoding, self.info.dim)
-            self._scan_cache = (version, t, vecs)
+            self._scan_cache = (version, t, self._vectors(t))
         return self._scan_cache[1], self._scan_cache[2]
 
     @_guarded
     def search(self, vector: np.ndarray, k: int = 5, doc: str | None = None) -> list[Hit]:
         """Top-k chunks by cosine, optionally within one document."""
-        from ..embed.base import check_vectors
         where = f"doc = {_quote(doc)}" if doc else None
         q = check_vectors(vector, self.info.dim, what="query vector")[0]
         if self.count() == 0:
@@ -167,11 +167,7 @@ class LanceStore:
             return self._hits(t, 1.0 - 2.0 * t["_distance"].to_numpy() / self.info.dim)
         # int8: LanceDB has no int8 vector search, so scan exactly (decoded rows, float query)
         t, vecs = self._all()
-        if where:
-            keep = self.table.search().where(where).select(["id"]).limit(max(self.count(), 1)).to_arrow()["id"].to_pylist()
-            mask = np.isin(np.asarray(t["id"].to_pylist(), dtype=object), np.asarray(keep, dtype=object))
-        else:
-            mask = np.ones(len(t), bool)
+        mask = np.asarray(t["doc"].to_pylist(), dtype=object) == doc if doc else np.ones(len(t), bool)
         scores = np.where(mask, vecs @ q, -np.inf)
         top = [i for i in np.argsort(-scores)[:k] if np.isfinite(scores[i])]
         return self._hits(t.take(top), scores[top])
