@@ -18,6 +18,8 @@ data_app = typer.Typer(no_args_is_help=True, help="Build the offline English cor
 app.add_typer(data_app, name="data")
 rag_app = typer.Typer(no_args_is_help=True, help="Lossy RAG: stores that keep vectors, not text.")
 app.add_typer(rag_app, name="rag")
+memory_app = typer.Typer(no_args_is_help=True, help="Concept memory: vectors that merge with their near-duplicates.")
+app.add_typer(memory_app, name="memory")
 out = Console()
 if not out.is_terminal:  # rich assumes 80 columns in a pipe, which squeezes the tables
     out = Console(width=140)
@@ -344,6 +346,206 @@ def rag_compare(
             table.add_row(*("-" if r[c] is None else str(r[c]) for c in cols))
         out.print(table)
     _write_json(report, json_out)
+
+
+# -- concepts: blend, path, analogy, memory
+ConceptArg = "A text, or a stored vector as id:STORE/ID (a concept memory or a RAG store)."
+MemoryOpt = Annotated[Path, typer.Option("--store", help="Concept memory directory.")]
+
+
+def _space(embedder, inverter, steps, beam):
+    from .concepts import ConceptSpace
+
+    emb, inv = _load(embedder, inverter)
+    return ConceptSpace(emb, inv, *_settings(inv, steps, beam))
+
+
+@app.command()
+@friendly
+def blend(
+    inputs: List[str] = typer.Argument(..., help=ConceptArg),
+    weights: Annotated[Optional[List[float]], typer.Option("--weights", help="One weight per input (repeat the option).")] = None,
+    method: Annotated[str, typer.Option(help="mean, lerp (same direction as mean) or slerp (spherical mean).")] = "mean",
+    embedder: EmbedderOpt = "minilm",
+    inverter: InverterOpt = None,
+    steps: StepsOpt = None,
+    beam: BeamOpt = None,
+    json_out: JsonOpt = None,
+):
+    """Blend concepts as vectors and read the blend back as text."""
+    res = _space(embedder, inverter, steps, beam).blend(inputs, weights, method)
+    if str(json_out) != "-":
+        out.print(f"{res['text']}\n[dim]cosine to blend {res['cosine_to_blend']:.3f} · to parents "
+                  + " / ".join(f"{c:.3f}" for c in res["cosine_to_parents"])
+                  + f" · parents to each other {res['parents_cosine']:.3f}[/]", highlight=False)
+    _write_json(res, json_out)
+
+
+@app.command()
+@friendly
+def path(
+    a: str = typer.Argument(..., help=ConceptArg),
+    b: str = typer.Argument(..., help=ConceptArg),
+    points: Annotated[int, typer.Option("--steps", help="Points on the path, both ends included.")] = 5,
+    method: Annotated[str, typer.Option(help="slerp or lerp.")] = "slerp",
+    embedder: EmbedderOpt = "minilm",
+    inverter: InverterOpt = None,
+    inverter_steps: Annotated[Optional[int], typer.Option("--inverter-steps", help="Correction steps per point.")] = None,
+    beam: BeamOpt = None,
+    json_out: JsonOpt = None,
+):
+    """Walk from A to B in embedding space and read each point back as text."""
+    rows = _space(embedder, inverter, inverter_steps, beam).path(a, b, points, method)
+    if str(json_out) != "-":
+        for r in rows:
+            out.print(f"t={r['t']:.2f}  [dim]A {r['cosine_to_a']:.2f} B {r['cosine_to_b']:.2f}[/]  {r['text']}", highlight=False)
+    _write_json(rows, json_out)
+
+
+@app.command()
+@friendly
+def analogy(
+    a: str = typer.Argument(..., help=ConceptArg),
+    b: str = typer.Argument(..., help=ConceptArg),
+    c: str = typer.Argument(..., help=ConceptArg),
+    embedder: EmbedderOpt = "minilm",
+    inverter: InverterOpt = None,
+    steps: StepsOpt = None,
+    beam: BeamOpt = None,
+    json_out: JsonOpt = None,
+):
+    """A − B + C, read back as text."""
+    res = _space(embedder, inverter, steps, beam).analogy(a, b, c)
+    if str(json_out) != "-":
+        out.print(f"{res['text']}\n[dim]cosine to A−B+C {res['cosine_to_target']:.3f}[/]", highlight=False)
+    _write_json(res, json_out)
+
+
+def _memory(store: Path, embedder: Optional[str] = None, create: bool = False):
+    from .concepts import ConceptMemory
+    from .embed import load_embedder
+
+    if create:
+        emb = load_embedder(embedder or "minilm")
+        return ConceptMemory.open_or_create(store, emb.name, emb.dim), emb
+    mem = ConceptMemory.open(store)
+    return mem, load_embedder(embedder or mem.info.embedder)
+
+
+@memory_app.command("add")
+@friendly
+def memory_add(
+    texts: Annotated[Optional[List[str]], typer.Argument(help="Texts to remember.")] = None,
+    store: MemoryOpt = ...,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Also add each line of this file.")] = None,
+    source: Annotated[str, typer.Option(help="Provenance label stored with each item (never the text).")] = "",
+    merge_above: Annotated[Optional[float], typer.Option(help="Merge an item into its nearest concept on arrival if cosine ≥ this.")] = None,
+    embedder: Annotated[Optional[str], typer.Option(help="Default: minilm for a new memory, else the memory's.")] = None,
+    json_out: JsonOpt = None,
+):
+    """Embed texts and add them to a memory (created on first use). No text is stored."""
+    from .errors import InputError
+    from .evaluate import read_lines
+
+    items = list(texts or []) + (read_lines(file) if file else [])
+    if not items:
+        raise InputError("nothing to add: give texts or --file")
+    mem, emb = _memory(store, embedder, create=True)
+    report = mem.add(emb.embed(items), [source] * len(items), merge_above)
+    merged = sum(r["merged"] for r in report)
+    if str(json_out) != "-":
+        out.print(f"added {len(items)} items: {len(items) - merged} new concepts, {merged} merged on arrival · "
+                  f"{mem.count()} concepts in {store}")
+    _write_json({"items": report, "concepts": mem.count()}, json_out)
+
+
+@memory_app.command("consolidate")
+@friendly
+def memory_consolidate(
+    store: MemoryOpt = ...,
+    threshold: Annotated[float, typer.Option(help="Merge clusters whose centroids have at least this cosine.")] = 0.9,
+    dry_run: Annotated[bool, typer.Option(help="Report what would merge; change nothing.")] = False,
+    json_out: JsonOpt = None,
+):
+    """Replace each cluster of near-duplicate concepts by its count-weighted centroid."""
+    mem, _ = _memory(store)
+    rep, _ = mem.consolidate(threshold, dry_run=dry_run)
+    if str(json_out) != "-":
+        verb = "would merge" if dry_run else "merged"
+        out.print(f"{rep.before} → {rep.after} concepts ({rep.reduction:.0%} smaller; {verb} {rep.merged} into "
+                  f"{len(rep.clusters)} clusters) · vectors {rep.vector_bytes_before:,} → {rep.vector_bytes_after:,} B · "
+                  f"disk {rep.disk_bytes_before:,} → {rep.disk_bytes_after:,} B · {rep.items} items remembered")
+    _write_json({**rep.to_dict(), "threshold": threshold, "dry_run": dry_run}, json_out)
+
+
+@memory_app.command("show")
+@friendly
+def memory_show(
+    store: MemoryOpt = ...,
+    inverter: InverterOpt = None,
+    steps: StepsOpt = None,
+    beam: BeamOpt = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the N concepts standing for the most items.")] = None,
+    json_out: JsonOpt = None,
+):
+    """Read every concept back as text (by inversion), with its provenance."""
+    import numpy as np
+
+    from .concepts import ConceptSpace
+    from .invert.registry import load_inverter
+
+    mem, emb = _memory(store)
+    concepts = sorted(mem.concepts(), key=lambda c: -c.count)[:limit]
+    rows = []
+    if concepts:
+        inv = load_inverter(inverter, emb)
+        vecs = np.stack([c.vector for c in concepts])
+        texts, back = ConceptSpace(emb, inv, *_settings(inv, steps, beam)).read(vecs)
+        cos = (back * vecs).sum(1)
+        rows = [{"id": c.id, "text": t, "cosine": float(x), "count": c.count, "created": c.created,
+                 "updated": c.updated, "items": [i.__dict__ for i in c.items]}
+                for c, t, x in zip(concepts, texts, cos)]
+    if str(json_out) != "-":
+        table = Table("id", "items", "cosine", "first added", "text (inverted)", title=f"{mem.count()} concepts in {store}")
+        for r in rows:
+            table.add_row(r["id"], str(r["count"]), f"{r['cosine']:.3f}", r["created"], r["text"])
+        out.print(table)
+    _write_json(rows, json_out)
+
+
+@memory_app.command("map")
+@friendly
+def memory_map(
+    store: MemoryOpt = ...,
+    out_path: Annotated[Path, typer.Option("--out", help="PNG to write.")] = Path("memory-map.png"),
+    threshold: Annotated[float, typer.Option(help="Show consolidation at this cosine (a dry run; nothing changes).")] = 0.9,
+    labels: Annotated[int, typer.Option(help="Label this many concepts per panel (each label is one inversion).")] = 20,
+    inverter: InverterOpt = None,
+    steps: StepsOpt = None,
+    beam: BeamOpt = None,
+):
+    """Plot the memory in 2-D before and after consolidation, labelled with inverted text."""
+    import numpy as np
+
+    from .concepts import ConceptSpace
+    from .concepts.plot import memory_map as draw
+    from .concepts.plot import to_label
+    from .errors import InputError
+    from .invert.registry import load_inverter
+
+    mem, emb = _memory(store)
+    rep, after = mem.consolidate(threshold, dry_run=True)
+    before = mem.concepts()
+    if not before:
+        raise InputError(f"{store} holds no concepts to map")
+    chosen = to_label(before, after, rep.clusters, labels)
+    labelled = {}
+    if chosen:
+        inv = load_inverter(inverter, emb)
+        texts, _ = ConceptSpace(emb, inv, *_settings(inv, steps, beam)).read(np.stack([c.vector for c in chosen]))
+        labelled = {(c.id, c.count): t for c, t in zip(chosen, texts)}
+    draw(before, after, labelled, out_path, threshold, {x["id"] for x in rep.clusters})
+    out.print(f"wrote {out_path}: {rep.before} → {rep.after} concepts at cosine ≥ {threshold:g}")
 
 
 if __name__ == "__main__":
