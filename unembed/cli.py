@@ -548,5 +548,118 @@ def memory_map(
     out.print(f"wrote {out_path}: {rep.before} → {rep.after} concepts at cosine ≥ {threshold:g}")
 
 
+# -- audit and defend
+@app.command("audit")
+@friendly
+def audit_cmd(
+    store: Annotated[Optional[str], typer.Option("--store", help="A RAG store to audit.")] = None,
+    vectors: Annotated[Optional[Path], typer.Option("--vectors", help=".npy (N×d), or .parquet/.jsonl with a vector column.")] = None,
+    truth: Annotated[Optional[Path], typer.Option("--truth", help="The N original texts, one per line, same order (for a store: sorted by document id, then chunk).")] = None,
+    column: Annotated[Optional[str], typer.Option(help="Vector column of a .parquet/.jsonl file (default: vector/embedding).")] = None,
+    embedder: Annotated[Optional[str], typer.Option(help="Default: the store's, else minilm.")] = None,
+    inverter: InverterOpt = None,
+    steps: StepsOpt = None,
+    beam: BeamOpt = None,
+    sample: Annotated[Optional[int], typer.Option(help="Audit a random sample of N vectors.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
+    json_out: JsonOpt = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
+):
+    """Invert stored vectors and report what leaks: words, names, emails, phones, numbers."""
+    import numpy as np
+
+    from .audit.leak import KINDS, audit
+    from .embed import load_embedder
+    from .errors import InputError
+    from .evaluate import read_lines
+    from .invert.registry import load_inverter
+
+    if (store is None) == (vectors is None):
+        raise InputError("give exactly one of --store DIR or --vectors FILE")
+    texts = None
+    if store is not None:
+        from .store import open_store
+        st = open_store(store)
+        rows = st.rows()
+        if not rows:
+            raise InputError(f"{store} holds no vectors")
+        arr = np.stack([h.vector for h in rows])
+        emb = load_embedder(embedder or st.info.embedder)
+        if all(h.text is not None for h in rows):
+            texts = [h.text for h in rows]  # a lossless store is its own truth
+    else:
+        from .audit.vectors import read_vectors
+        arr = read_vectors(vectors, column)
+        emb = load_embedder(embedder or "minilm")
+    if truth is not None:
+        texts = read_lines(truth)
+    inv = load_inverter(inverter, emb)
+    steps, beam = _settings(inv, steps, beam)
+    rep = audit(arr, emb, inv, steps, beam, truth=texts, sample=sample, seed=seed)
+    if str(json_out) != "-":
+        colour = {"HIGH": "red", "MEDIUM": "yellow", "LOW": "green"}[rep["verdict"]]
+        out.print(f"[bold {colour}]{rep['verdict']} leakage[/] · {rep['n']} of {rep['of']} vectors · {rep['verdict_text']}",
+                  highlight=False)
+        if "token_f1" in rep:
+            out.print(f"BLEU {rep['bleu']:.1f} · token F1 {rep['token_f1']:.3f} · exact {rep['exact_match']:.3f} · "
+                      + " · ".join(f"{k} {'–' if rep[k + '_recovered'] is None else format(rep[k + '_recovered'], '.0%')} "
+                                   f"of {rep[k + '_in_texts']}" for k in KINDS), highlight=False)
+        for s in rep["samples"][:5]:
+            leak = ", ".join(x for v in s.get("leaked", s["entities_found"]).values() for x in v) or "-"
+            orig = f"{s['text']}\n     →  " if "text" in s else ""
+            out.print(f"  [dim]{s['cosine']:.3f}[/]  {orig}{s['reconstruction']}\n     [red]leaked:[/] {leak}", highlight=False)
+    _write_json(rep, json_out)
+    if report is not None:
+        from .audit.report import render
+        render(rep, report)
+        if str(json_out) != "-":
+            out.print(f"report: {report}")
+
+
+@app.command("defend")
+@friendly
+def defend_cmd(
+    defence: Annotated[str, typer.Option("--defence", help="noise:L, int8, binary, pq:M, rotate, rotate+scale, rotate+noise:L")] = ...,
+    vectors: Annotated[Optional[Path], typer.Option("--vectors", help="Vector file to defend (.npy/.parquet/.jsonl).")] = None,
+    out_path: Annotated[Optional[Path], typer.Option("--out", help="Where the defended vector file goes.")] = None,
+    store: Annotated[Optional[str], typer.Option("--store", help="A LanceDB store to defend.")] = None,
+    out_store: Annotated[Optional[Path], typer.Option("--out-store", help="Where the defended copy of the store goes.")] = None,
+    key_file: Annotated[Optional[Path], typer.Option("--key-file", help="Secret for rotate*: 16+ bytes (default $UNEMBED_DEFENCE_KEY_FILE / $UNEMBED_DEFENCE_KEY).")] = None,
+    column: Annotated[Optional[str], typer.Option(help="Vector column of a .parquet/.jsonl file.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the noise (default: fresh randomness).")] = None,
+):
+    """Apply a defence to a vector file or a store; the original is never modified."""
+    from dataclasses import replace
+
+    from .audit.defences import load_defence
+    from .errors import InputError
+
+    d = load_defence(defence, key_file=key_file, seed=seed)
+    if vectors is not None and out_path is not None and store is None:
+        from .audit.vectors import read_vectors, write_vectors
+        if out_path.resolve() == vectors.resolve():
+            raise InputError("--out must differ from --vectors: the original is kept")
+        write_vectors(vectors, out_path, d.apply(read_vectors(vectors, column)), column)
+        out.print(f"wrote {out_path} ({d.spec})")
+        return
+    if store is not None and out_store is not None and vectors is None:
+        from .store import open_store
+        from .store.lance import LanceStore
+        st = open_store(store)
+        if not isinstance(st, LanceStore):
+            raise InputError("defend --store works on LanceDB stores; export Qdrant vectors to a file first")
+        if st.info.defence:
+            raise InputError(f"{store} is already defended ({st.info.defence}); defend the original store")
+        rows = st.rows()
+        import numpy as np
+        defended = d.apply(np.stack([h.vector for h in rows]))
+        info = replace(st.info, defence=d.spec, encoding="f32")
+        st.copy_with_vectors(out_store, defended, info)
+        out.print(f"wrote {out_store}: {len(rows)} vectors with {d.spec}"
+                  + (" · [yellow]this store keeps text: a vector defence does not protect it[/]" if st.info.mode != "lossy" else ""))
+        return
+    raise InputError("give --vectors IN --out OUT, or --store DIR --out-store DIR")
+
+
 if __name__ == "__main__":
     app()

@@ -43,6 +43,10 @@ class RAG:
         self.store, self.embedder, self.inverter, self.generator = store, embedder, inverter, generator
         self._asked = (steps, beam)  # resolved against the inverter's defaults once it is loaded
         self.steps, self.beam = resolve_settings(inverter, steps, beam) if inverter is not None else (steps, beam)
+        self.defence = None
+        if store.info.defence:  # keyed defences need the key to query and to read back
+            from ..audit.defences import load_defence
+            self.defence = load_defence(store.info.defence, seed=0)
         self._reconstructed: dict[str, str] = {}  # per process only: reconstructions never reach disk
         self.invert_seconds: dict[str, float] = {}
 
@@ -59,7 +63,8 @@ class RAG:
             inv = self._inverter()
             for h in todo:  # one at a time so each chunk's cost is known (compare reports it)
                 t = time.perf_counter()
-                self._reconstructed[h.id] = inv.invert(h.vector[None], steps=self.steps, beam=self.beam)[0]
+                vec = self.defence.undo(h.vector[None]) if self.defence else h.vector[None]
+                self._reconstructed[h.id] = inv.invert(vec, steps=self.steps, beam=self.beam)[0]
                 self.invert_seconds[h.id] = time.perf_counter() - t
         return [{"text": h.text if h.text is not None else self._reconstructed[h.id], "score": round(h.score, 4),
                  "doc": h.doc, "chunk": h.chunk, "reconstructed": h.text is None} for h in hits]
@@ -68,6 +73,8 @@ class RAG:
         if isinstance(questions, str) or not questions:
             raise InputError("expected a non-empty list of questions")
         q = self.embedder.embed(list(questions))
+        if self.defence is not None:
+            q = self.defence.query(q)
         return [self.store.search(v, k=k) for v in q]
 
     def ask(self, questions: Sequence[str], k: int = 5, generate: bool = True, progress: bool = False) -> list[dict]:

@@ -169,5 +169,10 @@ class QdrantStore:
             raise InputError(f"no chunk with id {missing[0]!r} in {self.location}")
         return [self._hit(found[i], 1.0) for i in ids]
 
+    def rows(self) -> list[Hit]:
+        """Every chunk, in document order (what an audit reads)."""
+        hits = [self._hit(p, 1.0) for p in self._scroll(with_vectors=True)]
+        return sorted(hits, key=lambda h: (h.doc, h.chunk))
+
     def disk_bytes(self) -> int:
         return dir_bytes(self.path) if self.path is not None else 0

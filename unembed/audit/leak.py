@@ -1,0 +1,95 @@
+"""How much a set of stored vectors gives away: invert a sample, score it, name what leaked.
+
+Every aggregate is computed from the per-sample fields the report carries, with the same rules
+(`metrics.entities`, substring match), so a reader can re-derive each figure from `samples`.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from .. import metrics
+from ..embed.base import check_vectors
+from ..errors import InputError
+
+KINDS = ("names", "emails", "phones", "numbers")
+
+
+def _entities(text: str) -> dict[str, list[str]]:
+    return {k: sorted(v) for k, v in metrics.entities(text).items()}
+
+
+def verdict(report: dict) -> tuple[str, str]:
+    """(level, one plain sentence). LOW never means safe: it is a floor set by our attacker."""
+    if "token_f1" not in report:
+        c = report["cosine"]
+        level = "HIGH" if c >= 0.85 else "MEDIUM" if c >= 0.7 else "LOW"
+        return level, (f"Without the original texts we cannot score the reconstructions, but their embeddings "
+                       f"match the stored vectors at mean cosine {c:.2f}: the vectors carry the gist of the text, "
+                       f"and the entities listed below were read out of them.")
+    rate = lambda k: report.get(f"{k}_recovered") or 0.0
+    direct = rate("emails") > 0 or rate("phones") > 0
+    if direct or rate("names") >= 0.2 or report["token_f1"] >= 0.5:
+        level = "HIGH"
+    elif rate("names") >= 0.05 or rate("numbers") >= 0.1 or report["token_f1"] >= 0.3:
+        level = "MEDIUM"
+    else:
+        level = "LOW"
+    parts = [f"{report['token_f1']:.0%} of the words (token F1) came back from vectors alone"]
+    for k in KINDS:
+        r = report.get(f"{k}_recovered")
+        if r is not None:
+            parts.append(f"{r:.0%} of {k}")
+    return level, (", ".join(parts) + ". " + ("Treat this store as being as sensitive as its source text."
+                                              if level != "LOW" else
+                                              "Little leaked to this attacker; a stronger inverter would recover more, "
+                                              "so this is not proof of safety."))
+
+
+def audit(vectors, embedder, inverter, steps: int, beam: int, truth: list[str] | None = None,
+          sample: int | None = None, seed: int = 0, batch: int = 8, progress: bool = True) -> dict:
+    v = check_vectors(vectors, embedder.dim, what="audited vectors")
+    if truth is not None and len(truth) != len(v):
+        raise InputError(f"--truth has {len(truth)} texts but there are {len(v)} vectors: one line per vector, same order")
+    if sample is not None and sample < 1:
+        raise InputError(f"--sample must be at least 1, got {sample}")
+    idx = np.arange(len(v))
+    if sample is not None and sample < len(v):
+        idx = np.sort(np.random.default_rng(seed).choice(len(v), sample, replace=False))
+    targets = v[idx]
+    recon: list[str] = []
+    start = time.perf_counter()
+    for i in tqdm(range(0, len(idx), batch), desc="inverting", unit=" batch", disable=not progress):
+        recon.extend(inverter.invert(targets[i:i + batch], steps=steps, beam=beam))
+    seconds = (time.perf_counter() - start) / len(idx)
+    cos = metrics.cosines(targets, embedder.embed(recon))
+    samples = []
+    for j, (i, r, c) in enumerate(zip(idx, recon, cos)):
+        s = {"index": int(i), "reconstruction": r, "cosine": float(c), "entities_found": _entities(r)}
+        if truth is not None:
+            t = truth[i]
+            want = _entities(t)
+            s.update(text=t, token_f1=metrics.token_f1_pair(r, t), entities_in_text=want,
+                     leaked={k: [e for e in want[k] if e in r] for k in KINDS})
+        samples.append(s)
+    report = {"n": len(idx), "of": len(v), "embedder": embedder.name, "inverter": inverter.name,
+              "steps": steps, "beam": beam, "cosine": float(np.mean(cos)), "seconds_per_text": seconds}
+    if truth is not None:
+        refs = [s["text"] for s in samples]
+        report.update(bleu=metrics.bleu(recon, refs), token_f1=metrics.token_f1(recon, refs),
+                      exact_match=metrics.exact_match(recon, refs))
+        for k in KINDS:
+            total = sum(len(s["entities_in_text"][k]) for s in samples)
+            found = sum(len(s["leaked"][k]) for s in samples)
+            report[f"{k}_recovered"] = found / total if total else None
+            report[f"{k}_in_texts"] = total
+        samples.sort(key=lambda s: (-sum(len(x) for x in s["leaked"].values()), -s["token_f1"], s["index"]))
+    else:
+        for k in KINDS:
+            report[f"{k}_found"] = sum(len(s["entities_found"][k]) for s in samples)
+        samples.sort(key=lambda s: (-s["cosine"], s["index"]))
+    report["verdict"], report["verdict_text"] = verdict(report)
+    report["samples"] = samples
+    return report
