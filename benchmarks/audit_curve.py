@@ -43,7 +43,11 @@ def main() -> None:
     ap.add_argument("--ks-invert", default="50,200,400")
     ap.add_argument("--specs", default=",".join(SPECS))
     ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--plot-only", action="store_true", help="redraw the PNG from the saved JSON")
     args = ap.parse_args()
+    if args.plot_only:
+        plot(json.loads((args.out / "audit_curve.json").read_text()), args.out / "audit_curve.png")
+        return
 
     emb = load_embedder("minilm")
     inv = load_inverter(None, emb)
@@ -116,33 +120,43 @@ def plot(result: dict, out: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 6))
+    fig, (ax, cx, bx) = plt.subplots(1, 3, figsize=(20, 6.5))
     colours = plt.cm.tab20(np.linspace(0, 1, len(result["rows"])))
-    for r, c in zip(result["rows"], colours):
-        px, ax_ = r["plain"]["token_f1"], r["adaptive"]["token_f1"]
-        y = r["recall_at_10"]
-        ax.plot([px, ax_], [y, y], color=c, lw=1)
-        ax.scatter([px], [y], facecolors="none", edgecolors=[c], s=60)
-        ax.scatter([ax_], [y], color=c, s=60, label=r["defence"])
-    ax.axhline(0.95, ls="--", color="0.5", lw=1)
-    ax.text(0.005, 0.955, "recall@10 = 95%", color="0.4", fontsize=8)
-    ax.set_xlabel("inversion token F1 on PII sentences (hollow: plain attacker, filled: adaptive)")
-    ax.set_ylabel("retrieval recall@10 against the undefended store")
-    ax.set_title("Each defence: utility (up) against what an attacker reads back (left is better)")
-    ax.legend(fontsize=8, loc="lower left")
-    ax.grid(alpha=0.3)
+    plain_cos = lambda r: r["stored_cosine_to_clean"]
+    adapt_cos = lambda r: r.get("adaptive_vector_cosine_to_clean", r["stored_cosine_to_clean"])
+    for panel, px, qx, label in ((ax, lambda r: r["plain"]["token_f1"], lambda r: r["adaptive"]["token_f1"],
+                                  "inversion token F1 on the PII sentences"),
+                                 (cx, plain_cos, adapt_cos, "cosine of the attacker's vector to the true embedding")):
+        for r, c in zip(result["rows"], colours):
+            y = r["recall_at_10"]
+            panel.plot([px(r), qx(r)], [y, y], color=c, lw=1)
+            panel.scatter([px(r)], [y], facecolors="none", edgecolors=[c], s=60)
+            panel.scatter([qx(r)], [y], color=c, s=60, label=r["defence"])
+        panel.axhline(0.95, ls="--", color="0.5", lw=1)
+        panel.text(0.01, 0.95, " recall@10 = 95%", color="0.4", fontsize=8, va="bottom",
+                   transform=panel.get_yaxis_transform())
+        panel.set_xlabel(label + "\n(hollow: plain attacker, filled: adaptive)")
+        panel.set_ylabel("retrieval recall@10 against the undefended store")
+        panel.grid(alpha=0.3)
+    ax.set_title("What the attacker reads back (left is safer) against utility (up)", fontsize=10)
+    cx.set_title("How much of the vector the attacker gets back: any inverter's ceiling", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
     ks = [e["k"] for e in result["rotation_k_sweep"]]
-    bx.plot(ks, [e["vector_cosine_to_clean"] for e in result["rotation_k_sweep"]], "o-", label="cosine of the undone vector to the true one")
+    bx.plot(ks, [e["vector_cosine_to_clean"] for e in result["rotation_k_sweep"]], "o-",
+            label="cosine of the undone vector to the true one")
     inv = [e for e in result["rotation_k_sweep"] if "attack" in e]
     bx.plot([e["k"] for e in inv], [e["attack"]["token_f1"] for e in inv], "s--", label="inversion token F1")
     bx.plot([e["k"] for e in inv], [e["attack"]["names_recovered"] or 0 for e in inv], "^--", label="names recovered")
+    none = next((r for r in result["rows"] if r["defence"] == "none"), None)
+    if none:
+        bx.axhline(none["plain"]["token_f1"], color="tab:orange", lw=0.8, ls=":", label="token F1 with no defence")
     bx.set_xscale("log")
     bx.set_xlabel("leaked (text, stored vector) pairs k")
-    bx.set_title("Keyed rotation: how many leaked pairs undo it")
+    bx.set_title("Keyed rotation: how many leaked pairs undo it", fontsize=10)
     bx.legend(fontsize=8)
     bx.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=100)
     plt.close(fig)
 
 

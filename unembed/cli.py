@@ -112,8 +112,13 @@ def eval_cmd(
     texts = read_lines(input)[:limit] if limit else read_lines(input)
     emb, inv = _load(embedder, inverter)
     steps, beam = _settings(inv, steps, beam)
+    before = getattr(inv, "queries", None)
     report = evaluate(texts, emb, inv, steps, beam)
     if str(json_out) != "-":
+        if before is not None:  # black-box inverters count their calls to the embedder
+            setup = getattr(inv, "setup_queries", None)
+            out.print(f"queries to {emb.name}: {(inv.queries - before) / len(texts):,.0f} per text"
+                      + (f" (plus {setup:,} once to set up, cached)" if setup else ""))
         table = Table(title=f"{report['inverter']} on {report['embedder']} · {report['n']} texts · steps {steps} · beam {beam}")
         for k in ("bleu", "token_f1", "exact_match", "cosine", "seconds_per_text"):
             table.add_column(k, justify="right")
@@ -546,6 +551,36 @@ def memory_map(
         labelled = {(c.id, c.count): t for c, t in zip(chosen, texts)}
     draw(before, after, labelled, out_path, threshold, {x["id"] for x in rep.clusters})
     out.print(f"wrote {out_path}: {rep.before} → {rep.after} concepts at cosine ≥ {threshold:g}")
+
+
+@app.command("align")
+@friendly
+def align_cmd(
+    embedder: Annotated[str, typer.Option(help="The unknown embedder to align (name, folder or MODEL@URL).")] = ...,
+    pairs: Annotated[int, typer.Option(help="How many texts to embed with both embedders.")] = 1000,
+    out_path: Annotated[Path, typer.Option("--out", help="Where the map (.npz) goes.")] = ...,
+    method: Annotated[str, typer.Option(help="ridge, procrustes or mlp.")] = "ridge",
+    target: Annotated[str, typer.Option(help="The embedder whose inverter reads the mapped vectors.")] = "minilm",
+    texts: Annotated[Optional[Path], typer.Option(help="Texts to embed (default: the corpus train split).")] = None,
+):
+    """Fit a map from an unknown embedder into one we can invert; use it as --inverter align:MAP."""
+    from .data.corpus import read_split
+    from .embed import load_embedder
+    from .evaluate import read_lines
+    from .invert.align import Alignment
+
+    pool = read_lines(texts) if texts else read_split("train")
+    if pairs < 2 or pairs > len(pool):
+        from .errors import InputError
+        raise InputError(f"--pairs must be between 2 and {len(pool)} (the texts available)")
+    src, tgt = load_embedder(embedder), load_embedder(target)
+    chosen = pool[:pairs]
+    amap = Alignment.fit(src.embed(chosen), tgt.embed(chosen), method, (src.name, src.dim), (tgt.name, tgt.dim))
+    held = read_split("val")[:500]
+    fit = float(((amap(src.embed(held)) * tgt.embed(held)).sum(1)).mean())
+    path = amap.save(out_path)
+    out.print(f"wrote {path}: {method} map {src.name} ({src.dim}-d) → {tgt.name} ({tgt.dim}-d) from {pairs} pairs · "
+              f"held-out cosine to the true {tgt.name} vectors {fit:.3f}")
 
 
 # -- audit and defend

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..embed.base import l2_normalise
+from ..invert.align import procrustes_map, ridge_map
 from .defences import Defence, KeyedRotation, ProductQuantise, load_defence
 
 
@@ -25,20 +26,6 @@ def recall_at_k(docs_clean, docs_defended, queries_clean, queries_defended, k: i
     top = lambda q, d: np.argsort(-(q @ d.T), axis=1)[:, :k]
     a, b = top(queries_clean, docs_clean), top(queries_defended, docs_defended)
     return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(a, b)]))
-
-
-def ridge_map(defended: np.ndarray, clean: np.ndarray, alpha: float = 1e-2) -> np.ndarray:
-    """W minimising |defended·W − clean|² + alpha·|W|²."""
-    x = defended.astype(np.float64)
-    w = np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ clean.astype(np.float64))
-    return w.astype(np.float32)
-
-
-def procrustes_map(defended: np.ndarray, clean: np.ndarray) -> np.ndarray:
-    """The orthogonal R minimising |defended·R − clean|: works from a handful of pairs when the
-    embeddings live near a low-dimensional subspace, as sentence embeddings do."""
-    u, _, vt = np.linalg.svd(defended.astype(np.float64).T @ clean.astype(np.float64))
-    return (u @ vt).astype(np.float32)
 
 
 def undo(defended: np.ndarray, w: np.ndarray) -> np.ndarray:

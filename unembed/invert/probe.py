@@ -20,8 +20,9 @@ from ..paths import home
 WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]|[A-Za-z]|\d+")
 
 
-def build_vocab(texts: Sequence[str], min_count: int = 2) -> list[str]:
-    """Words seen at least `min_count` times (case-folded), each in its most common casing."""
+def build_vocab(texts: Sequence[str], min_count: int = 2, limit: int | None = None) -> list[str]:
+    """Words seen at least `min_count` times (case-folded), each in its most common casing;
+    with `limit`, only that many of the most frequent."""
     counts = collections.Counter(w for t in texts for w in WORD.findall(t))
     form: dict[str, str] = {}
     total: collections.Counter = collections.Counter()
@@ -30,6 +31,8 @@ def build_vocab(texts: Sequence[str], min_count: int = 2) -> list[str]:
         total[k] += n
         if k not in form or n > counts[form[k]]:
             form[k] = w
+    if limit is not None:
+        return [form[k] for k, n in total.most_common(limit) if n >= min_count]
     return [form[k] for k, n in total.items() if n >= min_count]
 
 

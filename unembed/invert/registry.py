@@ -12,8 +12,13 @@ from ..errors import UnknownModelError
 from .lookup import LookupInverter, ReferenceIndex
 
 DEFAULT_REFERENCE = 50_000
+# zero-shot embeds its seeds and probe words with the unknown embedder once (cached): a setup
+# cost of ZERO_SHOT_REFERENCE + ZERO_SHOT_VOCAB queries, kept small for paid or slow endpoints
+ZERO_SHOT_REFERENCE = 10_000
+ZERO_SHOT_VOCAB = 10_000
 # what `--steps/--beam` default to when the user gives none
-DEFAULTS = {"lookup": (0, 1), "search": (8, 4)}
+DEFAULTS = {"lookup": (0, 1), "search": (8, 4), "zero-shot": (8, 4), "align": (8, 4), "align+search": (8, 4)}
+SPECS = "lookup[:N|:FILE], search[:N|:FILE], zero-shot[:QUERIES], align:MAP, align+search:MAP"
 
 
 def _reference(arg: str | None) -> list[str]:
@@ -44,7 +49,43 @@ def load_inverter(spec: str | None, embedder):
         from .search import SearchInverter
         probe = WordProbe(embedder, build_vocab(read_split("train") if not arg else index.texts))
         return SearchInverter(embedder, index, name=spec, probe=probe)
-    raise UnknownModelError(f"unknown inverter {spec!r}: use lookup[:N|:FILE] or search[:N|:FILE]")
+    if kind == "zero-shot":
+        return zero_shot(embedder, spec, arg)
+    if kind in ("align", "align+search"):
+        from .align import AlignedInverter, Alignment
+        from ..embed import load_embedder
+        if not arg:
+            raise UnknownModelError(f"{kind} needs a map file: --inverter {kind}:MAP.npz (make one with `unembed align`)")
+        alignment = Alignment.load(arg)
+        target = load_embedder(alignment.target[0])
+        inner = load_inverter(None, target)
+        refiner = None
+        if kind == "align+search":
+            from .search import SearchInverter
+            refiner = SearchInverter(embedder, inner.index, name=spec, probe=inner.probe)
+        return AlignedInverter(alignment, embedder, inner, name=spec, refiner=refiner)
+    raise UnknownModelError(f"unknown inverter {spec!r}: use {SPECS}")
+
+
+def zero_shot(embedder, spec: str = "zero-shot", budget: str | None = None):
+    """Black-box inversion of any embedder, trained on nothing of it: the search inverter with
+    seeds and probe words embedded by that embedder; `budget` caps its queries per text."""
+    from .probe import WordProbe, build_vocab
+    from .search import SearchInverter
+    max_queries = None
+    if budget:
+        try:
+            max_queries = int(budget)
+        except ValueError:
+            raise UnknownModelError(f"zero-shot:{budget}: the budget is a number of queries per text") from None
+        if max_queries < 1:
+            raise UnknownModelError("zero-shot needs a budget of at least 1 query per text")
+    train = read_split("train")
+    index = ReferenceIndex(embedder, train[:ZERO_SHOT_REFERENCE])
+    probe = WordProbe(embedder, build_vocab(train, limit=ZERO_SHOT_VOCAB))
+    inv = SearchInverter(embedder, index, name=spec, probe=probe, max_queries=max_queries)
+    inv.setup_queries = len(index.texts) + len(probe.vocab)
+    return inv
 
 
 def resolve_settings(inverter, steps: int | None, beam: int | None) -> tuple[int, int]:

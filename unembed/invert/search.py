@@ -30,12 +30,13 @@ class _State:
     beam: list[tuple[float, tuple[str, ...]]]
     seen: set = field(default_factory=set)
     done: bool = False
+    queries: int = 0
 
 
 class SearchInverter:
     def __init__(self, embedder, index: ReferenceIndex, name: str = "search", neighbours: int = 32,
                  proposals: int = 48, threshold: float = 0.995, seed: int = 0, probe=None,
-                 probe_words: int = 64, probe_weight: float = 2.0):
+                 probe_words: int = 64, probe_weight: float = 2.0, max_queries: int | None = None):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -45,10 +46,20 @@ class SearchInverter:
         self.proposals = proposals  # per hypothesis per step: the query budget is steps·beam·proposals
         self.threshold = threshold
         self.seed = seed
-        self.queries = 0
+        self.queries = 0  # embed() calls made by searches so far, all texts together
+        self.max_queries = max_queries  # per text; None: steps·beam·proposals bound it
+        self.queries_per_text: list[int] = []  # of the last invert() call
         self.probe = probe
         self.probe_words = probe_words
         self.probe_weight = probe_weight  # per word, against a neighbour word's count of occurrences
+
+    def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        flat = idx.reshape(-1)
+        emb = self.embedder.embed([self.index.texts[i] for i in flat], batch_size=128).reshape(*idx.shape, -1)
+        self.queries += flat.size
+        sims = np.einsum("nkd,nd->nk", emb, v)
+        order = np.argsort(-sims, axis=1)
+        return np.take_along_axis(sims, order, 1), np.take_along_axis(idx, order, 1)
 
     def _start(self, target: np.ndarray, scores: np.ndarray, idx: np.ndarray, beam: int, probed) -> _State:
         texts = [self.index.texts[i].split() for i in idx]
@@ -85,12 +96,19 @@ class SearchInverter:
                 out.add(hyp[:i] + tuple(other[j:]) if rng.random() < 0.5 else tuple(other[:j]) + hyp[i:])
         return {c for c in out if c}
 
-    def invert(self, vectors: np.ndarray, steps: int = 8, beam: int = 4) -> list[str]:
+    def invert(self, vectors: np.ndarray, steps: int = 8, beam: int = 4, guides: np.ndarray | None = None) -> list[str]:
+        """`guides`: where to look up neighbours and probe words when the index lives in another
+        embedder's space than `vectors` (alignment); candidates are always scored against `vectors`."""
         v = check_vectors(vectors, self.dim)
         beam = max(1, beam)
-        scores, idx = self.index.search(v, k=max(self.neighbours, beam))
-        probed = self.probe.top(v, self.probe_words) if self.probe is not None else [[] for _ in v]
+        g = v if guides is None else check_vectors(guides, what="guide vectors")
+        scores, idx = self.index.search(g, k=max(self.neighbours, beam))
+        probed = self.probe.top(g, self.probe_words) if self.probe is not None else [[] for _ in v]
+        if guides is not None:  # the seeds' scores must come from the scoring embedder
+            scores, idx = self._rescore(v, idx)
         states = [self._start(v[i], scores[i], idx[i], beam, probed[i]) for i in range(len(v))]
+        for st in states:
+            st.queries = idx.shape[1] if guides is not None else 0
         rng = random.Random(self.seed)
         for _ in range(steps):
             live = [s for s in states if not s.done]
@@ -98,11 +116,22 @@ class SearchInverter:
                 break
             batch, owner = [], []
             for k, st in enumerate(live):
+                room = float("inf") if self.max_queries is None else self.max_queries - st.queries
                 for _, hyp in st.beam:
-                    for c in self._propose(st, hyp, rng) - st.seen:
+                    fresh = self._propose(st, hyp, rng) - st.seen
+                    if self.max_queries is not None:  # a budget keeps a random, reproducible share
+                        fresh = sorted(fresh)
+                        rng.shuffle(fresh)
+                    for c in fresh:
+                        if room <= 0:
+                            break
                         st.seen.add(c)
                         batch.append(c)
                         owner.append(k)
+                        st.queries += 1
+                        room -= 1
+                if room <= 0:
+                    st.done = True  # budget spent: this step's proposals are still scored below
             if not batch:
                 break
             emb = self.embedder.embed([" ".join(c) for c in batch], batch_size=128)
@@ -117,4 +146,5 @@ class SearchInverter:
                 st.beam = pool[:beam]
                 if st.beam[0][0] >= self.threshold or st.beam[0][0] <= best_before + 1e-6:
                     st.done = True  # close enough, or no proposal helped: stop spending queries
+        self.queries_per_text = [st.queries for st in states]
         return [" ".join(st.beam[0][1]) for st in states]

@@ -1,0 +1,102 @@
+"""Inverting an embedder we never trained on: zero-shot search through a real HTTP endpoint, and
+few-shot alignment into minilm's space. The 'vendor' model is minilm behind a secret linear map to
+256 dimensions, so its vectors share no coordinates with ours."""
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from unembed.errors import MismatchError, UnknownModelError
+
+
+class _Vendor(BaseHTTPRequestHandler):
+    embedder = None
+    secret = np.random.default_rng(7).standard_normal((384, 256)).astype(np.float32)
+    texts_seen = 0
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).texts_seen += len(body["input"])
+        vecs = self.embedder.embed(body["input"]) @ self.secret
+        payload = json.dumps({"data": [{"index": i, "embedding": v.tolist()} for i, v in enumerate(vecs)]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture()
+def vendor(minilm, monkeypatch):
+    _Vendor.embedder, _Vendor.texts_seen = minilm, 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Vendor)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("UNEMBED_API_KEY", "any")
+    yield f"vendor@http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_zero_shot_counts_every_query_and_keeps_the_budget(isolated_home, vendor):
+    from unembed.embed import load_embedder
+    from unembed.invert.registry import load_inverter, resolve_settings
+
+    victim = load_embedder(vendor)
+    assert victim.dim == 256
+    inv = load_inverter("zero-shot:150", victim)
+    assert resolve_settings(inv, None, None) == (8, 4)
+    seen_after_setup = _Vendor.texts_seen
+    assert seen_after_setup == inv.setup_queries + 1  # + the one text that asked the width
+    targets = victim.embed(["The minister said the new railway line would open next spring.",
+                            "Shares in the bank fell after it warned about profits."])
+    out = inv.invert(targets, steps=8, beam=4)
+    assert len(out) == 2 and all(out)
+    assert all(0 < q <= 150 for q in inv.queries_per_text)
+    assert _Vendor.texts_seen == seen_after_setup + 2 + sum(inv.queries_per_text)  # nothing uncounted
+    cos = (victim.embed(out) * targets).sum(1)
+    assert cos.min() > 0.3
+
+
+def test_alignment_map_then_minilm_inverter(isolated_home, vendor):
+    env = {**os.environ}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "unembed.cli", *a], capture_output=True, text=True,
+                                    env=env, timeout=600)
+    amap = isolated_home / "vendor.npz"
+    r = run("align", "--embedder", vendor, "--pairs", "300", "--method", "procrustes", "--out", str(amap))
+    assert r.returncode == 0, r.stderr
+    assert "held-out cosine" in r.stdout and amap.is_file()
+    texts = isolated_home / "t.txt"
+    texts.write_text("The minister said the new railway line would open next spring.\n"
+                     "Shares in the bank fell after it warned about profits.\n")
+    r = run("eval", "--input", str(texts), "--embedder", vendor, "--inverter", f"align:{amap}", "--steps", "2",
+            "--beam", "2", "--json", "-")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["inverter"] == f"align:{amap}" and rep["cosine"] > 0.5
+
+    from unembed.embed import load_embedder
+    from unembed.invert.registry import load_inverter
+    with pytest.raises(MismatchError, match="reads vendor@.*256-d.*not minilm"):
+        load_inverter(f"align:{amap}", load_embedder("minilm"))
+    with pytest.raises(UnknownModelError, match="alignment map not found"):
+        load_inverter(f"align:{isolated_home / 'nope.npz'}", load_embedder("minilm"))
+
+
+def test_alignment_methods_recover_a_linear_map(minilm):
+    from unembed.invert.align import Alignment
+    rng = np.random.default_rng(0)
+    texts = [f"a sentence about {w} and {v}" for w in ("cats", "ships", "rain", "taxes", "music", "bread")
+             for v in ("London", "the sea", "a farm", "the court", "a school", "the moon")]
+    clean = minilm.embed(texts)
+    q, _ = np.linalg.qr(rng.standard_normal((384, 384)))
+    rotated = clean @ q.astype(np.float32)
+    for method in ("procrustes", "ridge", "mlp"):
+        a = Alignment.fit(rotated, clean, method, ("rot", 384), ("minilm", 384))
+        assert float(((a(rotated) * clean).sum(1)).mean()) > 0.9, method

@@ -1,0 +1,139 @@
+"""Few-shot alignment: read an unknown embedder's vectors through a known embedder's inverter.
+
+From N texts embedded by both embedders, fit a map from the unknown space into the known one
+(ridge, orthogonal Procrustes, or a small MLP), then invert the mapped vectors with the known
+embedder's best inverter. A MAP file (.npz) records both embedders, the method and N.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..embed.base import check_vectors, l2_normalise
+from ..errors import InputError, MismatchError, UnknownModelError
+
+METHODS = ("ridge", "procrustes", "mlp")
+
+
+def ridge_map(source: np.ndarray, target: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """W (d_s × d_t) minimising |source·W − target|² + alpha·|W|²."""
+    x = source.astype(np.float64)
+    w = np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ target.astype(np.float64))
+    return w.astype(np.float32)
+
+
+def procrustes_map(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The W with orthonormal columns (rows, if d_s < d_t) minimising |source·W − target|.
+
+    Works from a handful of pairs when both spaces hold their texts near a low-dimensional
+    subspace, as sentence embeddings do; with different widths it is a semi-orthogonal map."""
+    u, _, vt = np.linalg.svd(source.astype(np.float64).T @ target.astype(np.float64), full_matrices=False)
+    return (u @ vt).astype(np.float32)
+
+
+def mlp_map(source: np.ndarray, target: np.ndarray, hidden: int = 1024, epochs: int = 300, seed: int = 0):
+    """A one-hidden-layer MLP trained on cosine loss, started from the ridge solution's direction
+    (its residual learns the rest), with weight decay; returns its weights as numpy arrays."""
+    import torch
+    torch.manual_seed(seed)
+    x = torch.tensor(source, dtype=torch.float32)
+    y = torch.tensor(target, dtype=torch.float32)
+    lin = torch.nn.Linear(x.shape[1], y.shape[1], bias=False)
+    lin.weight.data = torch.tensor(ridge_map(source, target).T.copy())
+    body = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.GELU(approximate="tanh"), torch.nn.Linear(hidden, y.shape[1]))
+    torch.nn.init.zeros_(body[2].weight)
+    torch.nn.init.zeros_(body[2].bias)
+    params = list(lin.parameters()) + list(body.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-2)
+    for _ in range(epochs):
+        opt.zero_grad()
+        out = lin(x) + body(x)
+        loss = 1 - torch.nn.functional.cosine_similarity(out, y).mean()
+        loss.backward()
+        opt.step()
+    return {"linear": lin.weight.detach().numpy().T.copy(), "w1": body[0].weight.detach().numpy().T.copy(),
+            "b1": body[0].bias.detach().numpy().copy(), "w2": body[2].weight.detach().numpy().T.copy(),
+            "b2": body[2].bias.detach().numpy().copy()}
+
+
+class Alignment:
+    """A fitted map from one embedder's space into another's."""
+
+    def __init__(self, method: str, weights: dict, source: tuple[str, int], target: tuple[str, int], pairs: int):
+        self.method, self.weights, self.source, self.target, self.pairs = method, weights, source, target, pairs
+
+    @classmethod
+    def fit(cls, source_vecs, target_vecs, method: str, source: tuple[str, int], target: tuple[str, int]) -> "Alignment":
+        if method not in METHODS:
+            raise InputError(f"unknown alignment method {method!r}: use one of {', '.join(METHODS)}")
+        s = check_vectors(source_vecs, source[1], what="source vectors")
+        t = check_vectors(target_vecs, target[1], what="target vectors")
+        if len(s) != len(t):
+            raise InputError(f"{len(s)} source vectors but {len(t)} target vectors")
+        if method == "ridge":
+            w = {"linear": ridge_map(s, t)}
+        elif method == "procrustes":
+            w = {"linear": procrustes_map(s, t)}
+        else:
+            w = mlp_map(s, t)
+        return cls(method, w, source, target, len(s))
+
+    def __call__(self, vectors) -> np.ndarray:
+        v = check_vectors(vectors, self.source[1], what=f"{self.source[0]} vectors")
+        out = v @ self.weights["linear"]
+        if self.method == "mlp":
+            h = v @ self.weights["w1"] + self.weights["b1"]
+            h = 0.5 * h * (1 + np.tanh(0.7978845608 * (h + 0.044715 * h ** 3)))  # GELU (tanh form)
+            out = out + h @ self.weights["w2"] + self.weights["b2"]
+        return l2_normalise(out)
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(".npz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"method": self.method, "source": list(self.source), "target": list(self.target), "pairs": self.pairs}
+        np.savez(path, meta=np.array(json.dumps(meta)), **{k: v.astype(np.float32) for k, v in self.weights.items()})
+        return path
+
+    @classmethod
+    def load(cls, path) -> "Alignment":
+        path = Path(path)
+        if not path.is_file():
+            raise UnknownModelError(f"alignment map not found: {path} (make one with `unembed align`)")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                weights = {k: z[k] for k in z.files if k != "meta"}
+        except (ValueError, KeyError, OSError) as e:
+            raise UnknownModelError(f"{path} is not an unembed alignment map ({type(e).__name__})") from None
+        return cls(meta["method"], weights, tuple(meta["source"]), tuple(meta["target"]), meta["pairs"])
+
+
+class AlignedInverter:
+    """Inverts vectors of the source embedder: map into the target space, then the target's inverter.
+
+    With a `refiner` (a search inverter scoring with the source embedder over the target's
+    reference index), the mapped vector only guides where to look: seeds and probe words come
+    from the target space, and every candidate is scored by the source embedder against the
+    true vector, at the cost of queries to it."""
+
+    def __init__(self, alignment: Alignment, embedder, inner, name: str, refiner=None):
+        if (embedder.name, embedder.dim) != tuple(alignment.source):
+            raise MismatchError(f"this map reads {alignment.source[0]} ({alignment.source[1]}-d) vectors, "
+                                f"not {embedder.name} ({embedder.dim}-d)")
+        self.alignment, self.inner, self.name, self.refiner = alignment, inner, name, refiner
+        if refiner is not None:
+            self.queries = 0
+        self.embedder_name, self.dim = embedder.name, embedder.dim
+
+    def invert(self, vectors, steps: int = 8, beam: int = 4) -> list[str]:
+        if self.refiner is None:
+            return self.inner.invert(self.alignment(vectors), steps=steps, beam=beam)
+        before = self.refiner.queries
+        out = self.refiner.invert(vectors, steps=steps, beam=beam, guides=self.alignment(vectors))
+        self.queries += self.refiner.queries - before
+        self.queries_per_text = self.refiner.queries_per_text
+        return out
