@@ -6,32 +6,25 @@ import os
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from conftest import JSONHandler
 
 from unembed.errors import MismatchError, UnknownModelError
 
 
-class _Vendor(BaseHTTPRequestHandler):
+class _Vendor(JSONHandler):
     embedder = None
     secret = np.random.default_rng(7).standard_normal((384, 256)).astype(np.float32)
     texts_seen = 0
 
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         type(self).texts_seen += len(body["input"])
         vecs = self.embedder.embed(body["input"]) @ self.secret
-        payload = json.dumps({"data": [{"index": i, "embedding": v.tolist()} for i, v in enumerate(vecs)]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *a):
-        pass
+        self.send_json({"data": [{"index": i, "embedding": v.tolist()} for i, v in enumerate(vecs)]})
 
 
 @pytest.fixture()

@@ -1,11 +1,11 @@
-import json
 import os
 import logging
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from conftest import JSONHandler
 
 from unembed.embed import HTTPEmbedder, SentenceTransformerEmbedder, check_vectors, load_embedder
 from unembed.embed.registry import minilm_path
@@ -63,7 +63,7 @@ def test_check_vectors():
         check_vectors(np.zeros((1, 3)))
 
 
-class _OpenAIStyle(BaseHTTPRequestHandler):
+class _OpenAIStyle(JSONHandler):
     """A real OpenAI-compatible endpoint backed by minilm, as a vendor would serve it."""
     embedder = None
 
@@ -74,18 +74,10 @@ class _OpenAIStyle(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != "Bearer sekret":
             self.send_error(401)
             return
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         vecs = self.embedder.embed(body["input"]) * 2.5  # unnormalised, as some APIs return
         data = [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vecs)][::-1]
-        payload = json.dumps({"object": "list", "data": data, "model": body["model"]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *a):
-        pass
+        self.send_json({"object": "list", "data": data, "model": body["model"]})
 
 
 @pytest.fixture()

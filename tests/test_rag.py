@@ -6,10 +6,10 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import HTTPServer
 from pathlib import Path
 
-import pytest
+from conftest import JSONHandler
 
 from unembed.rag.chunk import chunk_text, clean_markdown
 from unembed.rag.compare import contains_answer
@@ -91,23 +91,15 @@ def test_kill_9_mid_ingest_leaves_a_consistent_store(tmp_path):
     assert len(info["documents"]) == 120 and all(d["complete"] for d in info["documents"].values())
 
 
-class _Chat(BaseHTTPRequestHandler):
+class _Chat(JSONHandler):
     seen = []
 
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         _Chat.seen.append((self.path, self.headers.get("Authorization"), body))
         prompt = body["messages"][0]["content"]
         answer = "1944" if "1944" in prompt else "unknown"
-        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *a):
-        pass
+        self.send_json({"choices": [{"message": {"role": "assistant", "content": answer}}]})
 
 
 def test_generation_through_an_openai_compatible_endpoint(isolated_home):

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import InputError, UnknownModelError
+from ..errors import UnknownModelError
 from .base import check_texts
 
 log = logging.getLogger(__name__)
