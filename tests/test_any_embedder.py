@@ -93,3 +93,15 @@ def test_alignment_methods_recover_a_linear_map(minilm):
     for method in ("procrustes", "ridge", "mlp"):
         a = Alignment.fit(rotated, clean, method, ("rot", 384), ("minilm", 384))
         assert float(((a(rotated) * clean).sum(1)).mean()) > 0.9, method
+
+
+def test_gradient_proposals_are_single_word_swaps_that_help(minilm):
+    from unembed.invert.hotflip import GradientProposer
+    target = minilm.embed(["the cat sat on the mat"])[0]
+    hyp = ("the", "dog", "sat", "on", "the", "mat")
+    prop = GradientProposer(minilm, per_hypothesis=16)
+    swaps = prop.propose(hyp, target)
+    assert ("the", "cat", "sat", "on", "the", "mat") in swaps[:4] and prop.passes == 1
+    assert all(len(s) == len(hyp) and sum(a != b for a, b in zip(s, hyp)) == 1 for s in swaps)
+    base = float(minilm.embed([" ".join(hyp)])[0] @ target)
+    assert max(minilm.embed([" ".join(s) for s in swaps]) @ target) > base

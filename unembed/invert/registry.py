@@ -17,8 +17,9 @@ DEFAULT_REFERENCE = 50_000
 ZERO_SHOT_REFERENCE = 10_000
 ZERO_SHOT_VOCAB = 10_000
 # what `--steps/--beam` default to when the user gives none
-DEFAULTS = {"lookup": (0, 1), "search": (8, 4), "zero-shot": (8, 4), "align": (8, 4), "align+search": (8, 4)}
-SPECS = "lookup[:N|:FILE], search[:N|:FILE], zero-shot[:QUERIES], align:MAP, align+search:MAP"
+DEFAULTS = {"lookup": (0, 1), "search": (8, 4), "zero-shot": (8, 4), "zero-shot+grad": (8, 4), "align": (8, 4),
+            "align+search": (8, 4)}
+SPECS = "lookup[:N|:FILE], search[:N|:FILE], zero-shot[:QUERIES], zero-shot+grad[:QUERIES], align:MAP, align+search:MAP"
 
 
 def _reference(arg: str | None) -> list[str]:
@@ -49,8 +50,8 @@ def load_inverter(spec: str | None, embedder):
         from .search import SearchInverter
         probe = WordProbe(embedder, build_vocab(read_split("train") if not arg else index.texts))
         return SearchInverter(embedder, index, name=spec, probe=probe)
-    if kind == "zero-shot":
-        return zero_shot(embedder, spec, arg)
+    if kind in ("zero-shot", "zero-shot+grad"):
+        return zero_shot(embedder, spec, arg, gradient=kind.endswith("+grad"))
     if kind in ("align", "align+search"):
         from .align import AlignedInverter, Alignment
         from ..embed import load_embedder
@@ -67,9 +68,10 @@ def load_inverter(spec: str | None, embedder):
     raise UnknownModelError(f"unknown inverter {spec!r}: use {SPECS}")
 
 
-def zero_shot(embedder, spec: str = "zero-shot", budget: str | None = None):
+def zero_shot(embedder, spec: str = "zero-shot", budget: str | None = None, gradient: bool = False):
     """Black-box inversion of any embedder, trained on nothing of it: the search inverter with
-    seeds and probe words embedded by that embedder; `budget` caps its queries per text."""
+    seeds and probe words embedded by that embedder; `budget` caps its queries per text.
+    `gradient` (torch embedders only) adds white-box HotFlip swaps to the proposals."""
     from .probe import WordProbe, build_vocab
     from .search import SearchInverter
     max_queries = None
@@ -83,7 +85,11 @@ def zero_shot(embedder, spec: str = "zero-shot", budget: str | None = None):
     train = read_split("train")
     index = ReferenceIndex(embedder, train[:ZERO_SHOT_REFERENCE])
     probe = WordProbe(embedder, build_vocab(train, limit=ZERO_SHOT_VOCAB))
-    inv = SearchInverter(embedder, index, name=spec, probe=probe, max_queries=max_queries)
+    proposer = None
+    if gradient:
+        from .hotflip import GradientProposer
+        proposer = GradientProposer(embedder)
+    inv = SearchInverter(embedder, index, name=spec, probe=probe, max_queries=max_queries, gradient=proposer)
     inv.setup_queries = len(index.texts) + len(probe.vocab)
     return inv
 

@@ -36,7 +36,8 @@ class _State:
 class SearchInverter:
     def __init__(self, embedder, index: ReferenceIndex, name: str = "search", neighbours: int = 32,
                  proposals: int = 48, threshold: float = 0.995, seed: int = 0, probe=None,
-                 probe_words: int = 64, probe_weight: float = 2.0, max_queries: int | None = None):
+                 probe_words: int = 64, probe_weight: float = 2.0, max_queries: int | None = None,
+                 gradient=None):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -49,6 +50,7 @@ class SearchInverter:
         self.queries = 0  # embed() calls made by searches so far, all texts together
         self.max_queries = max_queries  # per text; None: steps·beam·proposals bound it
         self.queries_per_text: list[int] = []  # of the last invert() call
+        self.gradient = gradient  # a GradientProposer: white-box swaps, tried before random edits
         self.probe = probe
         self.probe_words = probe_words
         self.probe_weight = probe_weight  # per word, against a neighbour word's count of occurrences
@@ -122,6 +124,9 @@ class SearchInverter:
                     if self.max_queries is not None:  # a budget keeps a random, reproducible share
                         fresh = sorted(fresh)
                         rng.shuffle(fresh)
+                    if self.gradient is not None:
+                        first = list(dict.fromkeys(c for c in self.gradient.propose(hyp, st.target) if c not in st.seen))
+                        fresh = first + [c for c in fresh if c not in set(first)]
                     for c in fresh:
                         if room <= 0:
                             break
