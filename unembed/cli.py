@@ -696,5 +696,31 @@ def defend_cmd(
     raise InputError("give --vectors IN --out OUT, or --store DIR --out-store DIR")
 
 
+@app.command("serve")
+@friendly
+def serve_cmd(
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML: tenants with hashed keys, limits, data_dir.")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    hash_key: Annotated[Optional[str], typer.Option("--hash-key", help="Print the key_sha256 line for this key and exit.")] = None,
+):
+    """Run the multi-tenant HTTP API (OpenAPI docs at /docs)."""
+    from .errors import InputError
+    from .serve import ServerConfig
+    from .serve import hash_key as digest
+
+    if hash_key is not None:
+        print(f'key_sha256 = ["{digest(hash_key)}"]')
+        return
+    if config is None:
+        raise InputError("serve needs --config FILE listing tenants and their hashed keys (see unembed/serve/config.py)")
+    cfg = ServerConfig.load(config)
+    if not cfg.tenants:
+        raise InputError(f"{config} lists no tenants: nobody could use the server")
+    from .serve.app import serve
+    out.print(f"serving {len(cfg.tenants)} tenants on http://{host}:{port} (docs at /docs)")
+    serve(cfg, host, port)
+
+
 if __name__ == "__main__":
     app()

@@ -39,12 +39,42 @@ def open_or_create(location, embedder, inverter: str, mode: Optional[str] = None
     return create_store(location, info)
 
 
+def chunk_document(doc: str, source: str, data: bytes, count, max_tokens: int = 32, markdown: bool = False) -> list[Chunk]:
+    """One document's chunks, carrying its id and content hash (which make re-ingest a no-op)."""
+    h = file_hash(data)
+    pieces = chunk_text(data.decode("utf-8", errors="replace"), count, max_tokens, markdown=markdown)
+    return [Chunk(doc, i, p.text, p.position, h, len(pieces), source=source) for i, p in enumerate(pieces)]
+
+
 def chunk_file(path: Path, data: bytes, count, max_tokens: int = 32) -> list[Chunk]:
-    """One file's chunks, carrying the document id and file hash that make re-ingest a no-op."""
-    doc, h = doc_id(path), file_hash(data)
-    pieces = chunk_text(data.decode("utf-8", errors="replace"), count, max_tokens,
-                        markdown=path.suffix.lower() in (".md", ".markdown"))
-    return [Chunk(doc, i, p.text, p.position, h, len(pieces), source=path.name) for i, p in enumerate(pieces)]
+    return chunk_document(doc_id(path), path.name, data, count, max_tokens,
+                          markdown=path.suffix.lower() in (".md", ".markdown"))
+
+
+def ingest_texts(documents: list[tuple[str, str]], store, embedder, max_tokens: int = 32) -> dict:
+    """(document id, text) pairs, as an API receives them: same replace / no-op rules as files,
+    one commit for all of them. The text never touches disk unless the store's mode keeps it."""
+    existing = store.documents()
+    count = _count_fn(embedder)
+    summary = {"documents": len(documents), "added": 0, "replaced": 0, "unchanged": 0, "chunks_added": 0}
+    pending: list[Chunk] = []
+    for doc, text in documents:
+        data = text.encode("utf-8")
+        state = existing.get(doc)
+        if state is not None and state.complete and state.doc_hash == file_hash(data):
+            summary["unchanged"] += 1
+            continue
+        if state is not None:
+            store.delete(doc)
+            summary["replaced"] += 1
+        else:
+            summary["added"] += 1
+        pending += chunk_document(doc, doc, data, count, max_tokens)
+    if pending:
+        store.add(pending, embedder.embed([c.text for c in pending]))
+        summary["chunks_added"] = len(pending)
+    summary["store_chunks"] = store.count()
+    return summary
 
 
 def embed_files(paths, embedder, max_tokens: int = 32) -> tuple[list[Chunk], "np.ndarray"]:

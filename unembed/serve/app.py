@@ -1,0 +1,252 @@
+"""The HTTP service: JSON endpoints over the library, one tenant per API key.
+
+Security model, in code order: a body-size cap before anything is parsed; a Bearer key mapped
+to a tenant through its SHA-256 (keys are never stored); per-tenant rate limits on embed and
+invert, since anyone who can query the embedder at will can train an inverter; batch caps;
+store names resolved inside the tenant's own directory, so another tenant's store is
+indistinguishable from a missing one (404 either way). Errors carry the library's message,
+never request text or vectors; the access log records who touched which store, not what.
+"""
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Optional
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from ..errors import InputError, MismatchError, UnembedError
+from .config import ServerConfig, Tenant
+
+class EmbedRequest(BaseModel):
+    input: list[str] = Field(description="Texts to embed.")
+
+class InvertRequest(BaseModel):
+    vectors: list[list[float]] = Field(description="N×d vectors of the server's embedder.")
+    steps: Optional[int] = Field(None, ge=0, le=32)
+    beam: Optional[int] = Field(None, ge=1, le=16)
+
+class BlendRequest(BaseModel):
+    inputs: list[str] = Field(description="Texts to blend (at least two).")
+    weights: Optional[list[float]] = None
+    method: str = "mean"
+    steps: Optional[int] = Field(None, ge=0, le=32)
+    beam: Optional[int] = Field(None, ge=1, le=16)
+
+class Document(BaseModel):
+    id: str = Field(min_length=1, max_length=200)
+    text: str
+
+class IngestRequest(BaseModel):
+    store: str
+    documents: list[Document]
+    mode: str = "lossy"
+
+class AskRequest(BaseModel):
+    store: str
+    questions: list[str]
+    k: int = Field(5, ge=1, le=20)
+    steps: Optional[int] = Field(None, ge=0, le=32)
+    beam: Optional[int] = Field(None, ge=1, le=16)
+
+
+
+
+class RateLimiter:
+    """Sliding one-minute window of items (texts or vectors) per tenant and kind."""
+
+    def __init__(self):
+        self._events: dict[tuple[str, str], deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, tenant: str, kind: str, items: int, per_minute: int) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            q = self._events[(tenant, kind)]
+            while q and now - q[0][0] > 60:
+                q.popleft()
+            used = sum(n for _, n in q)
+            if used + items > per_minute:
+                return False
+            q.append((now, items))
+            return True
+
+
+class AccessLog:
+    """JSON lines: time, tenant, endpoint, store, items, status. Never texts, vectors or keys."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+
+    def write(self, **fields) -> None:
+        line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields})
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(line + "\n")
+
+
+def create_app(config: ServerConfig):
+
+    app = FastAPI(title="unembed", version="0.1.0",
+                  description="Embed, invert, blend and run lossy RAG. Every endpoint but /health needs "
+                              "`Authorization: Bearer KEY`.")
+    limiter, access = RateLimiter(), AccessLog(config.data_dir / "access.log")
+    models: dict = {}
+    model_lock = threading.RLock()  # inverter() loads the embedder under it too
+
+    def embedder():
+        with model_lock:
+            if "embedder" not in models:
+                from ..embed import load_embedder
+                models["embedder"] = load_embedder(config.embedder)
+            return models["embedder"]
+
+    def inverter():
+        with model_lock:
+            if "inverter" not in models:
+                from ..invert.registry import load_inverter
+                models["inverter"] = load_inverter(config.inverter, embedder())
+            return models["inverter"]
+
+    invert_lock = threading.Lock()  # the search inverter keeps per-call state; one inversion at a time
+
+    @app.middleware("http")
+    async def cap_body(request: Request, call_next):
+        size = request.headers.get("content-length")
+        if size is not None and (not size.isdigit() or int(size) > config.max_body_bytes):
+            return JSONResponse({"error": f"request body over {config.max_body_bytes} bytes"}, status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(UnembedError)
+    async def unembed_error(request: Request, exc: UnembedError):
+        status = 409 if isinstance(exc, MismatchError) else 400
+        return JSONResponse({"error": str(exc)}, status_code=status)
+
+    def tenant(request: Request) -> Tenant:
+        auth = request.headers.get("authorization", "")
+        scheme, _, key = auth.partition(" ")
+        found = config.tenant_for(key.strip()) if scheme.lower() == "bearer" and key.strip() else None
+        if found is None:
+            access.write(tenant=None, endpoint=request.url.path, status=401)
+            raise HTTPException(401, "missing or unknown API key: send Authorization: Bearer KEY",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return found
+
+    def batch(n: int, what: str) -> None:
+        if n == 0:
+            raise HTTPException(422, f"no {what}: the list is empty")
+        if n > config.max_batch:
+            raise HTTPException(413, f"{n} {what} in one request; the limit is {config.max_batch}")
+
+    def limit(t: Tenant, kind: str, n: int, per_minute: int, endpoint: str) -> None:
+        if not limiter.allow(t.name, kind, n, per_minute):
+            access.write(tenant=t.name, endpoint=endpoint, items=n, status=429)
+            raise HTTPException(429, f"rate limit: {per_minute} {kind} items per minute for this tenant",
+                                headers={"Retry-After": "60"})
+
+    def store_for(t: Tenant, name: str, create: bool = False, mode: str = "lossy"):
+        from ..store import create_store, open_store, store_exists
+        from ..store.base import StoreInfo
+        path = config.store_path(t, name)
+        if store_exists(path):
+            return open_store(path)
+        if not create:
+            raise HTTPException(404, f"no store named {name!r}")
+        from ..invert.registry import default_inverter
+        emb = embedder()
+        info = StoreInfo(embedder=emb.name, dim=emb.dim, inverter=config.inverter or default_inverter(emb.name), mode=mode)
+        return create_store(path, info)
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok"}
+
+    @app.post("/v1/embed")
+    def embed(req: EmbedRequest, t: Tenant = Depends(tenant)):
+        batch(len(req.input), "texts")
+        limit(t, "embed", len(req.input), t.embed_per_minute, "/v1/embed")
+        emb = embedder()
+        vecs = emb.embed(req.input)
+        access.write(tenant=t.name, endpoint="/v1/embed", items=len(req.input), status=200)
+        return {"model": emb.name, "dim": emb.dim,
+                "data": [{"index": i, "embedding": v.tolist()} for i, v in enumerate(vecs)]}
+
+    @app.post("/v1/invert")
+    def invert(req: InvertRequest, t: Tenant = Depends(tenant)):
+        import numpy as np
+
+        from ..embed.base import check_vectors
+        from ..invert.registry import resolve_settings
+        batch(len(req.vectors), "vectors")
+        limit(t, "invert", len(req.vectors), t.invert_per_minute, "/v1/invert")
+        emb = embedder()
+        try:
+            vecs = check_vectors(np.asarray(req.vectors, dtype=np.float32), emb.dim)
+        except ValueError:
+            raise InputError("vectors: every row must have the same length") from None
+        inv = inverter()
+        steps, beam = resolve_settings(inv, req.steps, req.beam)
+        with invert_lock:
+            texts = inv.invert(vecs, steps=steps, beam=beam)
+        cos = (emb.embed(texts) * vecs).sum(1)
+        access.write(tenant=t.name, endpoint="/v1/invert", items=len(vecs), status=200)
+        return {"data": [{"index": i, "text": x, "cosine": float(c)} for i, (x, c) in enumerate(zip(texts, cos))],
+                "steps": steps, "beam": beam}
+
+    @app.post("/v1/blend")
+    def blend(req: BlendRequest, t: Tenant = Depends(tenant)):
+        from ..concepts import ConceptSpace
+        from ..invert.registry import resolve_settings
+        if any(x.startswith("id:") for x in req.inputs):
+            raise InputError("the API blends texts; stored ids are not addressable here")
+        batch(len(req.inputs), "inputs")
+        limit(t, "invert", 1, t.invert_per_minute, "/v1/blend")
+        inv = inverter()
+        with invert_lock:
+            res = ConceptSpace(embedder(), inv, *resolve_settings(inv, req.steps, req.beam)).blend(
+                req.inputs, req.weights, req.method)
+        access.write(tenant=t.name, endpoint="/v1/blend", items=len(req.inputs), status=200)
+        return res
+
+    @app.post("/v1/rag/ingest")
+    def rag_ingest(req: IngestRequest, t: Tenant = Depends(tenant)):
+        from ..rag.ingest import ingest_texts
+        batch(len(req.documents), "documents")
+        limit(t, "embed", len(req.documents), t.embed_per_minute, "/v1/rag/ingest")
+        st = store_for(t, req.store, create=True, mode=req.mode)
+        summary = ingest_texts([(d.id, d.text) for d in req.documents], st, embedder())
+        access.write(tenant=t.name, endpoint="/v1/rag/ingest", store=req.store, items=len(req.documents), status=200)
+        return {**summary, "mode": st.info.mode}
+
+    @app.post("/v1/rag/ask")
+    def rag_ask(req: AskRequest, t: Tenant = Depends(tenant)):
+        from ..rag.ask import RAG
+        batch(len(req.questions), "questions")
+        st = store_for(t, req.store)
+        limit(t, "invert", len(req.questions) * req.k, t.invert_per_minute, "/v1/rag/ask")
+        rag = RAG(st, embedder(), inverter() if st.info.inverter == inverter().name else None,
+                  None, req.steps, req.beam)
+        with invert_lock:
+            results = rag.ask(req.questions, k=req.k, generate=False)
+        access.write(tenant=t.name, endpoint="/v1/rag/ask", store=req.store, items=len(req.questions), status=200)
+        return {"results": results}
+
+    @app.get("/v1/rag/stores")
+    def rag_stores(t: Tenant = Depends(tenant)):
+        root = config.data_dir / "tenants" / t.name / "stores"
+        names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        access.write(tenant=t.name, endpoint="/v1/rag/stores", status=200)
+        return {"stores": names}
+
+    return app
+
+
+def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
+    import uvicorn
+    # uvicorn's own access log prints paths only; our AccessLog is the record of who read what
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")

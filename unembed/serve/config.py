@@ -1,0 +1,85 @@
+"""Server configuration (TOML): tenants with hashed API keys, limits, where data lives.
+
+    data_dir = "/var/lib/unembed"
+    max_body_bytes = 1_000_000
+    max_batch = 64
+
+    [tenants.acme]
+    key_sha256 = ["9f86d08…"]          # unembed serve --hash-key KEY prints this
+    embed_per_minute = 600              # texts embedded per minute
+    invert_per_minute = 60              # vectors inverted per minute
+
+A tenant's stores live under data_dir/tenants/<tenant>/: names are resolved there only, so one
+tenant cannot name, list or probe another's.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass
+class Tenant:
+    name: str
+    key_sha256: list[str]
+    embed_per_minute: int = 600
+    invert_per_minute: int = 60
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    max_body_bytes: int = 1_000_000
+    max_batch: int = 64
+    embedder: str = "minilm"
+    inverter: str | None = None
+
+    @classmethod
+    def load(cls, path) -> "ServerConfig":
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise InputError(f"{path}: not valid TOML ({e})") from None
+        tenants = {}
+        for name, t in (raw.pop("tenants", {}) or {}).items():
+            if not NAME.match(name):
+                raise InputError(f"{path}: tenant name {name!r} must be letters, digits, '_', '.', '-'")
+            keys = t.get("key_sha256", [])
+            keys = [keys] if isinstance(keys, str) else list(keys)
+            if not keys or not all(re.fullmatch(r"[0-9a-f]{64}", k) for k in keys):
+                raise InputError(f"{path}: tenant {name!r} needs key_sha256 = 64 hex digits (unembed serve --hash-key KEY)")
+            tenants[name] = Tenant(name, keys, int(t.get("embed_per_minute", 600)), int(t.get("invert_per_minute", 60)))
+        data_dir = Path(raw.pop("data_dir", path.parent / "unembed-data"))
+        known = {"max_body_bytes", "max_batch", "embedder", "inverter"}
+        unknown = set(raw) - known
+        if unknown:
+            raise InputError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+        return cls(data_dir=data_dir, tenants=tenants, **raw)
+
+    def tenant_for(self, key: str) -> Tenant | None:
+        digest = hash_key(key)
+        for t in self.tenants.values():
+            if any(hmac.compare_digest(digest, k) for k in t.key_sha256):
+                return t
+        return None
+
+    def store_path(self, tenant: Tenant, store: str) -> Path:
+        if not NAME.match(store or ""):
+            raise InputError("a store name is 1-64 letters, digits, '_', '.', '-' and starts with a letter or digit")
+        return self.data_dir / "tenants" / tenant.name / "stores" / store
