@@ -141,3 +141,24 @@ def test_defend_a_store_and_query_it_with_the_key(isolated_home):
     assert (keyed["doc"], keyed["chunk"], keyed["text"]) == (plain["doc"], plain["chunk"], plain["text"])
     r = ask(defended, {"UNEMBED_DEFENCE_KEY_FILE": "", "UNEMBED_DEFENCE_KEY": ""})
     assert r.returncode == 2 and "needs a secret" in r.stderr
+
+
+@pytest.mark.skipif(not __import__("shutil").which("chromium"), reason="needs Debian chromium (apt-get install chromium)")
+def test_report_renders_in_a_real_browser(tmp_path):
+    from PIL import Image
+
+    from unembed.audit.report import render
+    report = {"n": 1, "of": 1, "embedder": "minilm", "inverter": "search", "steps": 4, "beam": 2, "cosine": 0.9,
+              "seconds_per_text": 1.0, "bleu": 50.0, "token_f1": 0.8, "exact_match": 0.0, "names_recovered": 1.0,
+              "emails_recovered": None, "phones_recovered": None, "numbers_recovered": None,
+              "verdict": "HIGH", "verdict_text": "All of it came back.",
+              "samples": [{"index": 0, "text": "Ann Lee <b>paid</b>", "reconstruction": "Ann Lee paid", "cosine": 0.9,
+                           "token_f1": 0.8, "leaked": {"names": ["Ann Lee"], "emails": [], "phones": [], "numbers": []}}]}
+    page = render(report, tmp_path / "r.html")
+    shot = tmp_path / "r.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=1000,1400", page.as_uri()], capture_output=True, timeout=120)
+    img = Image.open(shot).convert("RGB")
+    colours = set(img.getdata())
+    assert (0xfd, 0xe2, 0xe1) in colours  # the red verdict banner was laid out and painted
+    assert len(colours) > 50  # and more than a blank page: text, plots
