@@ -22,15 +22,20 @@ DEFAULTS = {"lookup": (0, 1), "search": (8, 4), "zero-shot": (8, 4), "zero-shot+
 SPECS = "lookup[:N|:FILE], search[:N|:FILE], zero-shot[:QUERIES], zero-shot+grad[:QUERIES], align:MAP, align+search:MAP"
 
 
+def _count(arg: str, problem: str) -> int:
+    try:
+        n = int(arg)
+    except ValueError:
+        raise UnknownModelError(problem) from None
+    if n < 1:
+        raise UnknownModelError(problem)
+    return n
+
+
 def _reference(arg: str | None) -> list[str]:
     if arg and os.path.isfile(arg):
         return [ln for ln in Path(arg).read_text(encoding="utf-8").splitlines() if ln.strip()]
-    n = DEFAULT_REFERENCE
-    if arg:
-        try:
-            n = int(arg)
-        except ValueError:
-            raise UnknownModelError(f"reference {arg!r} is neither a file nor a sentence count") from None
+    n = _count(arg, f"reference {arg!r} is neither a file nor a sentence count") if arg else DEFAULT_REFERENCE
     return read_split("train")[:n]
 
 
@@ -74,14 +79,7 @@ def zero_shot(embedder, spec: str = "zero-shot", budget: str | None = None, grad
     `gradient` (torch embedders only) adds white-box HotFlip swaps to the proposals."""
     from .probe import WordProbe, build_vocab
     from .search import SearchInverter
-    max_queries = None
-    if budget:
-        try:
-            max_queries = int(budget)
-        except ValueError:
-            raise UnknownModelError(f"zero-shot:{budget}: the budget is a number of queries per text") from None
-        if max_queries < 1:
-            raise UnknownModelError("zero-shot needs a budget of at least 1 query per text")
+    max_queries = _count(budget, f"zero-shot:{budget}: the budget is a number (≥ 1) of queries per text") if budget else None
     train = read_split("train")
     index = ReferenceIndex(embedder, train[:ZERO_SHOT_REFERENCE])
     probe = WordProbe(embedder, build_vocab(train, limit=ZERO_SHOT_VOCAB))
