@@ -428,13 +428,15 @@ def analogy(
 
 def _memory(store: Path, embedder: Optional[str] = None, create: bool = False):
     from .concepts import ConceptMemory
+    from .concepts.memory import INFO_FILE
     from .embed import load_embedder
 
-    if create:
+    if create and not (Path(store) / INFO_FILE).exists():
         emb = load_embedder(embedder or "minilm")
         return ConceptMemory.open_or_create(store, emb.name, emb.dim), emb
-    mem = ConceptMemory.open(store)
-    return mem, load_embedder(embedder or mem.info.embedder)
+    info = ConceptMemory.open(store).info
+    emb = load_embedder(embedder or info.embedder)
+    return ConceptMemory.open(store, emb.name, emb.dim), emb  # refuses an embedder the memory was not built with
 
 
 @memory_app.command("add")
