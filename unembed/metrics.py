@@ -111,17 +111,19 @@ def entities(text: str) -> dict[str, set[str]]:
     return {"names": names, "emails": emails, "phones": phones, "numbers": numbers}
 
 
+def leaked(hyp: str, ref: str) -> dict[str, list[str]]:
+    """Per kind, the entities of the original `ref` found verbatim in the reconstruction `hyp`."""
+    return {k: sorted(e for e in want if e in hyp) for k, want in entities(ref).items()}
+
+
 def recovery(hyps: Sequence[str], refs: Sequence[str], kind: str) -> float | None:
     """Share of the `kind` entities of each original found verbatim in its reconstruction.
 
     None when the originals hold no entity of that kind (a rate of nothing is not zero).
     """
     _check(hyps, refs)
-    found = total = 0
-    for h, r in zip(hyps, refs):
-        want = entities(r)[kind]
-        total += len(want)
-        found += sum(1 for e in want if e in h)
+    total = sum(len(entities(r)[kind]) for r in refs)
+    found = sum(len(leaked(h, r)[kind]) for h, r in zip(hyps, refs))
     return found / total if total else None
 
 

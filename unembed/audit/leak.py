@@ -66,13 +66,13 @@ def audit(vectors, embedder, inverter, steps: int, beam: int, truth: list[str] |
     seconds = (time.perf_counter() - start) / len(idx)
     cos = metrics.cosines(targets, embedder.embed(recon))
     samples = []
-    for j, (i, r, c) in enumerate(zip(idx, recon, cos)):
+    for i, r, c in zip(idx, recon, cos):
         s = {"index": int(i), "reconstruction": r, "cosine": float(c), "entities_found": _entities(r)}
         if truth is not None:
             t = truth[i]
             want = _entities(t)
             s.update(text=t, token_f1=metrics.token_f1_pair(r, t), entities_in_text=want,
-                     leaked={k: [e for e in want[k] if e in r] for k in KINDS})
+                     leaked=metrics.leaked(r, t))
         samples.append(s)
     report = {"n": len(idx), "of": len(v), "embedder": embedder.name, "inverter": inverter.name,
               "steps": steps, "beam": beam, "cosine": float(np.mean(cos)), "seconds_per_text": seconds}
@@ -81,10 +81,8 @@ def audit(vectors, embedder, inverter, steps: int, beam: int, truth: list[str] |
         report.update(bleu=metrics.bleu(recon, refs), token_f1=metrics.token_f1(recon, refs),
                       exact_match=metrics.exact_match(recon, refs))
         for k in KINDS:
-            total = sum(len(s["entities_in_text"][k]) for s in samples)
-            found = sum(len(s["leaked"][k]) for s in samples)
-            report[f"{k}_recovered"] = found / total if total else None
-            report[f"{k}_in_texts"] = total
+            report[f"{k}_recovered"] = metrics.recovery(recon, refs, k)
+            report[f"{k}_in_texts"] = sum(len(s["entities_in_text"][k]) for s in samples)
         samples.sort(key=lambda s: (-sum(len(x) for x in s["leaked"].values()), -s["token_f1"], s["index"]))
     else:
         for k in KINDS:

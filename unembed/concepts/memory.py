@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ..embed.base import check_vectors
 from ..errors import InputError, MismatchError, StoreError
+from ..store.base import dir_bytes
 
 INFO_FILE = "memory.json"
 TABLE = "memories"
@@ -211,7 +212,7 @@ class ConceptMemory:
         raise InputError(f"no concept with id {concept_id!r} in {self.path}")
 
     def disk_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+        return dir_bytes(self.path)
 
     # -- writing
     def _rows(self, concepts: list[Concept]) -> pa.Table:

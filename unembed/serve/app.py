@@ -150,17 +150,16 @@ def create_app(config: ServerConfig):
                                 headers={"Retry-After": "60"})
 
     def store_for(t: Tenant, name: str, create: bool = False, mode: str = "lossy"):
-        from ..store import create_store, open_store, store_exists
-        from ..store.base import StoreInfo
+        from ..store import open_store, store_exists
         path = config.store_path(t, name)
-        if store_exists(path):
-            return open_store(path)
-        if not create:
+        if create:
+            from ..invert.registry import default_inverter
+            from ..rag.ingest import open_or_create
+            emb = embedder()
+            return open_or_create(path, emb, config.inverter or default_inverter(emb.name), mode)
+        if not store_exists(path):
             raise HTTPException(404, f"no store named {name!r}")
-        from ..invert.registry import default_inverter
-        emb = embedder()
-        info = StoreInfo(embedder=emb.name, dim=emb.dim, inverter=config.inverter or default_inverter(emb.name), mode=mode)
-        return create_store(path, info)
+        return open_store(path)
 
     @app.get("/health")
     def health():
