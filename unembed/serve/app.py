@@ -228,8 +228,8 @@ def create_app(config: ServerConfig):
         batch(len(req.questions), "questions")
         st = store_for(t, req.store)
         limit(t, "invert", len(req.questions) * req.k, t.invert_per_minute, "/v1/rag/ask")
-        rag = RAG(st, embedder(), inverter() if st.info.inverter == inverter().name else None,
-                  None, req.steps, req.beam)
+        inv = inverter()  # the server's, when the store was built for it; else RAG loads the store's own
+        rag = RAG(st, embedder(), inv if st.info.inverter == inv.name else None, None, req.steps, req.beam)
         with invert_lock:
             results = rag.ask(req.questions, k=req.k, generate=False)
         access.write(tenant=t.name, endpoint="/v1/rag/ask", store=req.store, items=len(req.questions), status=200)
