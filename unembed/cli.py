@@ -57,11 +57,12 @@ def _write_json(obj, path: Optional[Path]) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def _load(embedder: str, inverter: Optional[str]):
+def _load(embedder, inverter: Optional[str]):
+    """(embedder, inverter) for an embedder given by name or already loaded."""
     from .embed import load_embedder
     from .invert.registry import load_inverter
 
-    emb = load_embedder(embedder)
+    emb = load_embedder(embedder) if isinstance(embedder, str) else embedder
     return emb, load_inverter(inverter, emb)
 
 
@@ -498,16 +499,12 @@ def memory_show(
     """Read every concept back as text (by inversion), with its provenance."""
     import numpy as np
 
-    from .concepts import ConceptSpace
-    from .invert.registry import load_inverter
-
     mem, emb = _memory(store)
     concepts = sorted(mem.concepts(), key=lambda c: -c.count)[:limit]
     rows = []
     if concepts:
-        inv = load_inverter(inverter, emb)
         vecs = np.stack([c.vector for c in concepts])
-        texts, back = ConceptSpace(emb, inv, *_settings(inv, steps, beam)).read(vecs)
+        texts, back = _space(emb, inverter, steps, beam).read(vecs)
         cos = (back * vecs).sum(1)
         rows = [{"id": c.id, "text": t, "cosine": float(x), "count": c.count, "created": c.created,
                  "updated": c.updated, "items": [i.__dict__ for i in c.items]}
@@ -534,11 +531,9 @@ def memory_map(
     """Plot the memory in 2-D before and after consolidation, labelled with inverted text."""
     import numpy as np
 
-    from .concepts import ConceptSpace
     from .concepts.plot import memory_map as draw
     from .concepts.plot import to_label
     from .errors import InputError
-    from .invert.registry import load_inverter
 
     mem, emb = _memory(store)
     rep, after = mem.consolidate(threshold, dry_run=True)
@@ -548,8 +543,7 @@ def memory_map(
     chosen = to_label(before, after, rep.clusters, labels)
     labelled = {}
     if chosen:
-        inv = load_inverter(inverter, emb)
-        texts, _ = ConceptSpace(emb, inv, *_settings(inv, steps, beam)).read(np.stack([c.vector for c in chosen]))
+        texts, _ = _space(emb, inverter, steps, beam).read(np.stack([c.vector for c in chosen]))
         labelled = {(c.id, c.count): t for c, t in zip(chosen, texts)}
     draw(before, after, labelled, out_path, threshold, {x["id"] for x in rep.clusters})
     out.print(f"wrote {out_path}: {rep.before} → {rep.after} concepts at cosine ≥ {threshold:g}")

@@ -184,16 +184,19 @@ class LanceStore:
             raise InputError(f"no chunk with id {missing[0]!r} in {self.path}")
         return [found[i] for i in ids]
 
+    def _ordered(self) -> pa.Table:
+        """Every row, by document then chunk: the order `rows()` and `copy_with_vectors` share."""
+        t, _ = self._all()
+        return t.sort_by([("doc", "ascending"), ("chunk", "ascending")])
+
     def rows(self) -> list[Hit]:
         """Every chunk, in document order (what an audit reads)."""
-        t, vecs = self._all()
-        return sorted(self._hits(t, [1.0] * len(t)), key=lambda h: (h.doc, h.chunk))
+        t = self._ordered()
+        return self._hits(t, [1.0] * len(t))
 
     def copy_with_vectors(self, path, vectors: np.ndarray, info: StoreInfo) -> "LanceStore":
         """A new store at `path` holding this one's rows (same order as `rows()`) with other vectors."""
-        t, _ = self._all()
-        order = sorted(range(len(t)), key=lambda i: (t["doc"][i].as_py(), t["chunk"][i].as_py()))
-        t = t.take(order)
+        t = self._ordered()
         new = LanceStore.create(path, info)
         rows = encode(check_vectors(vectors, info.dim), info.encoding)
         cols = {n: t[n] for n in _schema(info).names if n != "vector"}
