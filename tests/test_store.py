@@ -145,3 +145,51 @@ def test_qdrant_local_mode_same_surface(tmp_path, minilm):
     store.client.close()
     blob = b"".join(p.read_bytes() for p in (tmp_path / "q").rglob("*") if p.is_file())
     assert not [w for w in ("Kasparov", "Steinitz", "chaturanga", "sourdough") if w.encode() in blob]
+
+
+@pytest.mark.parametrize("encoding", ["f32", "int8"])
+def test_encrypted_store_seals_vectors_and_refuses_wrong_keys(tmp_path, minilm, monkeypatch, encoding):
+    key = b"correct horse battery staple 42"
+    plain = create_store(tmp_path / "plain", StoreInfo("minilm", 384, "lookup", encoding=encoding))
+    sealed = create_store(tmp_path / "sealed", StoreInfo("minilm", 384, "lookup", encoding=encoding), key=key)
+    for s in (plain, sealed):
+        ingest([QA_DOCS], s, minilm, progress=False)
+    q = minilm.embed(["How do bees find flowers?"])[0]
+    want = [(h.id, round(h.score, 5)) for h in plain.search(q, k=5)]
+    assert [(h.id, round(h.score, 5)) for h in open_store(tmp_path / "sealed", key=key).search(q, k=5)] == want
+    # no stored vector's bytes appear in the sealed directory (they do in the plain one)
+    rows = encode(np.stack([h.vector for h in plain.rows()]), encoding)
+    needles = [r.tobytes()[:32] for r in rows[:50]]
+    disk = lambda d: b"".join(p.read_bytes() for p in (tmp_path / d).rglob("*") if p.is_file())  # noqa: E731
+    assert sum(n in disk("plain") for n in needles) == 50
+    assert sum(n in disk("sealed") for n in needles) == 0
+    assert b"key" not in (tmp_path / "sealed" / "store.json").read_bytes().replace(b"key_check", b"")
+    # the key can come from the environment; a missing or wrong one is refused by name
+    monkeypatch.delenv("UNEMBED_STORE_KEY_FILE", raising=False)
+    monkeypatch.delenv("UNEMBED_STORE_KEY", raising=False)
+    with pytest.raises(StoreError, match="encrypted; give the key"):
+        open_store(tmp_path / "sealed")
+    with pytest.raises(StoreError, match="wrong store key"):
+        open_store(tmp_path / "sealed", key=b"another key of 16+ bytes")
+    (tmp_path / "k").write_bytes(key + b"\n")
+    monkeypatch.setenv("UNEMBED_STORE_KEY_FILE", str(tmp_path / "k"))
+    st = open_store(tmp_path / "sealed")
+    assert st.search(q, k=1)[0].id == want[0][0] and st.count() == plain.count()
+    st.delete(st.rows()[0].doc)  # and it stays writable and readable
+    assert st.count() < plain.count() and len(st.rows()) == st.count()
+
+
+def test_encrypted_memory_round_trip(tmp_path, minilm):
+    from unembed.concepts import ConceptMemory
+    key = b"a memory key, long enough"
+    mem = ConceptMemory.open_or_create(tmp_path / "m", "minilm", 384, key=key)
+    vecs = minilm.embed(["the cat sat on the mat", "a cat sat on a mat", "stock markets fell sharply"])
+    mem.add(vecs, ["a", "b", "c"])
+    rep, _ = mem.consolidate(0.9)
+    back = ConceptMemory.open(tmp_path / "m", key=key).concepts()
+    assert rep.after == 2 and sorted(c.count for c in back) == [1, 2]
+    assert max(float(c.vector @ vecs[2]) for c in back) > 0.999
+    disk = b"".join(p.read_bytes() for p in (tmp_path / "m").rglob("*") if p.is_file())
+    assert vecs[2].tobytes()[:32] not in disk
+    with pytest.raises(StoreError, match="wrong store key"):
+        ConceptMemory.open(tmp_path / "m", key=b"not the memory key!!")

@@ -220,19 +220,29 @@ def rag_ingest(
     inverter: InverterOpt = None,
     max_tokens: Annotated[int, typer.Option(help="Longest chunk, in embedder tokens.")] = 32,
     batch_chunks: Annotated[int, typer.Option(help="Chunks per commit (whole documents always share one).")] = 256,
+    encrypt: Annotated[bool, typer.Option("--encrypt", help="A new store seals its vectors at rest with the key "
+                                          "in $UNEMBED_STORE_KEY_FILE or $UNEMBED_STORE_KEY.")] = False,
     json_out: JsonOpt = None,
 ):
     """Chunk, embed and store documents; unchanged files are skipped, changed ones replaced."""
     from .embed import load_embedder
+    from .errors import InputError
     from .invert.registry import default_inverter
     from .rag.ingest import ingest, open_or_create
+    from .store.crypto import read_store_key
 
+    key = read_store_key()
+    if encrypt and key is None:
+        raise InputError("--encrypt needs a key: set $UNEMBED_STORE_KEY_FILE (or $UNEMBED_STORE_KEY)")
     emb = load_embedder(embedder)
-    st = open_or_create(store, emb, inverter or default_inverter(emb.name), mode, encoding, lossy_pattern)
+    st = open_or_create(store, emb, inverter or default_inverter(emb.name), mode, encoding, lossy_pattern,
+                        key if encrypt else None)
+    if encrypt and not st.info.cipher:
+        raise InputError(f"{store} already exists unencrypted; --encrypt applies to a new store")
     if inverter is not None:
         st.info.check(inverter=inverter)
     summary = ingest([str(p) for p in paths], st, emb, max_tokens=max_tokens, batch_chunks=batch_chunks)
-    summary.update(mode=st.info.mode, encoding=st.info.encoding)
+    summary.update(mode=st.info.mode, encoding=st.info.encoding, encrypted=bool(st.info.cipher))
     if str(json_out) != "-":
         out.print(f"{summary['files']} files: {summary['added']} added, {summary['replaced']} replaced, "
                   f"{summary['unchanged']} unchanged · {summary['chunks_added']} chunks written · "
@@ -427,14 +437,19 @@ def analogy(
     _write_json(res, json_out)
 
 
-def _memory(store: Path, embedder: Optional[str] = None, create: bool = False):
+def _memory(store: Path, embedder: Optional[str] = None, create: bool = False, encrypt: bool = False):
     from .concepts import ConceptMemory
     from .concepts.memory import INFO_FILE
     from .embed import load_embedder
+    from .errors import InputError
+    from .store.crypto import read_store_key
 
     if create and not (Path(store) / INFO_FILE).exists():
+        key = read_store_key() if encrypt else None
+        if encrypt and key is None:
+            raise InputError("--encrypt needs a key: set $UNEMBED_STORE_KEY_FILE (or $UNEMBED_STORE_KEY)")
         emb = load_embedder(embedder or "minilm")
-        return ConceptMemory.open_or_create(store, emb.name, emb.dim), emb
+        return ConceptMemory.open_or_create(store, emb.name, emb.dim, key), emb
     info = ConceptMemory.open(store).info
     emb = load_embedder(embedder or info.embedder)
     return ConceptMemory.open(store, emb.name, emb.dim), emb  # refuses an embedder the memory was not built with
@@ -449,6 +464,8 @@ def memory_add(
     source: Annotated[str, typer.Option(help="Provenance label stored with each item (never the text).")] = "",
     merge_above: Annotated[Optional[float], typer.Option(help="Merge an item into its nearest concept on arrival if cosine ≥ this.")] = None,
     embedder: Annotated[Optional[str], typer.Option(help="Default: minilm for a new memory, else the memory's.")] = None,
+    encrypt: Annotated[bool, typer.Option("--encrypt", help="A new memory seals its vectors at rest with the key "
+                                          "in $UNEMBED_STORE_KEY_FILE or $UNEMBED_STORE_KEY.")] = False,
     json_out: JsonOpt = None,
 ):
     """Embed texts and add them to a memory (created on first use). No text is stored."""
@@ -458,7 +475,7 @@ def memory_add(
     items = list(texts or []) + (read_lines(file) if file else [])
     if not items:
         raise InputError("nothing to add: give texts or --file")
-    mem, emb = _memory(store, embedder, create=True)
+    mem, emb = _memory(store, embedder, create=True, encrypt=encrypt)
     report = mem.add(emb.embed(items), [source] * len(items), merge_above)
     merged = sum(r["merged"] for r in report)
     if str(json_out) != "-":
@@ -685,7 +702,9 @@ def defend_cmd(
         import numpy as np
         defended = d.apply(np.stack([h.vector for h in rows]))
         info = replace(st.info, defence=d.spec, encoding="f32")
-        st.copy_with_vectors(out_store, defended, info)
+        from .store.crypto import read_store_key
+        # a sealed source stays sealed: its copy takes the same key from the environment
+        st.copy_with_vectors(out_store, defended, info, read_store_key() if getattr(st, "cipher", None) else None)
         out.print(f"wrote {out_store}: {len(rows)} vectors with {d.spec}"
                   + (" · [yellow]this store keeps text: a vector defence does not protect it[/]" if st.info.mode != "lossy" else ""))
         return

@@ -21,6 +21,7 @@ import pyarrow as pa
 from ..embed.base import check_vectors
 from ..errors import InputError, MismatchError, StoreError
 from ..store.base import dir_bytes
+from ..store.crypto import CIPHER, VectorCipher, cipher_for
 
 INFO_FILE = "memory.json"
 TABLE = "memories"
@@ -36,6 +37,8 @@ class MemoryInfo:
     embedder: str
     dim: int
     kind: str = "memory"
+    cipher: str = ""  # vectors sealed at rest (store/crypto.py); key_check fingerprints the key
+    key_check: str = ""
     format: int = FORMAT
 
 
@@ -57,10 +60,10 @@ class Concept:
     updated: str = ""
 
 
-def _schema(dim: int) -> pa.Schema:
+def _schema(dim: int, sealed: bool = False) -> pa.Schema:
     item = pa.struct([("item", pa.string()), ("source", pa.string()), ("added", pa.string())])
     return pa.schema([
-        pa.field("id", pa.string()), pa.field("vector", pa.list_(pa.float32(), dim)),
+        pa.field("id", pa.string()), pa.field("vector", pa.binary() if sealed else pa.list_(pa.float32(), dim)),
         pa.field("count", pa.int64()), pa.field("items", pa.list_(item)),
         pa.field("created", pa.string()), pa.field("updated", pa.string()),
     ])
@@ -143,29 +146,35 @@ class ConsolidationReport:
 class ConceptMemory:
     """Add items, merge near-duplicates (on arrival or in a consolidation pass), keep provenance."""
 
-    def __init__(self, path: Path, info: MemoryInfo, table):
-        self.path, self.info, self.table = Path(path), info, table
+    def __init__(self, path: Path, info: MemoryInfo, table, cipher: VectorCipher | None = None):
+        self.path, self.info, self.table, self.cipher = Path(path), info, table, cipher
 
     @classmethod
-    def open_or_create(cls, path, embedder_name: str | None = None, dim: int | None = None) -> "ConceptMemory":
+    def open_or_create(cls, path, embedder_name: str | None = None, dim: int | None = None,
+                       key: bytes | None = None) -> "ConceptMemory":
+        """Open the memory at `path`, or create it; `key` seals a new memory's vectors at rest."""
         path = Path(path)
         if (path / INFO_FILE).exists():
-            return cls.open(path, embedder_name, dim)
+            return cls.open(path, embedder_name, dim, key)
         if embedder_name is None or dim is None:
             raise StoreError(f"{path}: no concept memory here")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise StoreError(f"{path}: not an unembed concept memory (no {INFO_FILE}); refusing to write into it")
         import lancedb
         path.mkdir(parents=True, exist_ok=True)
-        lancedb.connect(str(path)).create_table(TABLE, schema=_schema(dim), exist_ok=True)
+        lancedb.connect(str(path)).create_table(TABLE, schema=_schema(dim, key is not None), exist_ok=True)
         info = MemoryInfo(embedder_name, dim)
+        if key is not None:
+            info.cipher, info.key_check = CIPHER, VectorCipher(key).fingerprint
         tmp = path / (INFO_FILE + ".tmp")
         tmp.write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
         tmp.replace(path / INFO_FILE)
-        return cls.open(path)
+        return cls.open(path, key=key)
 
     @classmethod
-    def open(cls, path, embedder_name: str | None = None, dim: int | None = None) -> "ConceptMemory":
+    def open(cls, path, embedder_name: str | None = None, dim: int | None = None,
+             key: bytes | None = None) -> "ConceptMemory":
+        """Open a memory; an encrypted one takes `key`, else the key from the environment."""
         import lancedb
         path = Path(path)
         if not (path / INFO_FILE).is_file():
@@ -181,12 +190,13 @@ class ConceptMemory:
             raise MismatchError(f"this memory was built with embedder {info.embedder!r}, not {embedder_name!r}")
         if dim is not None and dim != info.dim:
             raise MismatchError(f"this memory holds {info.dim}-d vectors, not {dim}-d")
+        cipher = cipher_for(info.cipher, info.key_check, key, path)
         try:
             table = lancedb.connect(str(path)).open_table(TABLE)
             table.count_rows()
         except Exception as e:
             raise StoreError(f"{path}: corrupt memory, the table cannot be read ({type(e).__name__})") from None
-        return cls(path, info, table)
+        return cls(path, info, table, cipher)
 
     # -- reading
     def count(self) -> int:
@@ -199,7 +209,10 @@ class ConceptMemory:
             raise StoreError(f"{self.path}: corrupt memory ({type(e).__name__})") from None
         if len(t) == 0:
             return []
-        vecs = t["vector"].combine_chunks().flatten().to_numpy().reshape(len(t), self.info.dim)
+        if self.cipher:
+            vecs = self.cipher.open(t["vector"].to_pylist(), t["id"].to_pylist(), np.float32, self.info.dim)
+        else:
+            vecs = t["vector"].combine_chunks().flatten().to_numpy().reshape(len(t), self.info.dim)
         out = [Concept(i, v.astype(np.float32), c, [Item(**x) for x in its], cr, up) for i, v, c, its, cr, up in zip(
             t["id"].to_pylist(), vecs, t["count"].to_pylist(), t["items"].to_pylist(),
             t["created"].to_pylist(), t["updated"].to_pylist())]
@@ -216,14 +229,16 @@ class ConceptMemory:
 
     # -- writing
     def _rows(self, concepts: list[Concept]) -> pa.Table:
+        vecs = np.stack([c.vector for c in concepts]).astype(np.float32)
+        ids = [c.id for c in concepts]
         return pa.table({
-            "id": [c.id for c in concepts],
-            "vector": pa.FixedSizeListArray.from_arrays(
-                pa.array(np.concatenate([c.vector for c in concepts]).astype(np.float32)), self.info.dim),
+            "id": ids,
+            "vector": (pa.array(self.cipher.seal(vecs, ids), pa.binary()) if self.cipher else
+                       pa.FixedSizeListArray.from_arrays(pa.array(vecs.reshape(-1)), self.info.dim)),
             "count": [c.count for c in concepts],
             "items": [[asdict(i) for i in c.items] for c in concepts],
             "created": [c.created for c in concepts], "updated": [c.updated for c in concepts],
-        }, schema=_schema(self.info.dim))
+        }, schema=_schema(self.info.dim, self.cipher is not None))
 
     def add(self, vectors, sources: list[str] | None = None, merge_above: float | None = None) -> list[dict]:
         """Add one item per vector. With `merge_above`, an item whose nearest concept (including

@@ -25,9 +25,10 @@ def _count_fn(embedder):
 
 
 def open_or_create(location, embedder, inverter: str, mode: Optional[str] = None, encoding: Optional[str] = None,
-                   lossy_patterns: Optional[list[str]] = None):
+                   lossy_patterns: Optional[list[str]] = None, key: Optional[bytes] = None):
+    """Open the store at `location`, or create it; `key` seals a new store's vectors at rest."""
     if store_exists(location):
-        store = open_store(location)
+        store = open_store(location, key)
         info = store.info
         info.check(embedder=embedder.name, dim=embedder.dim)
         for what, asked, have in (("mode", mode, info.mode), ("encoding", encoding, info.encoding)):
@@ -36,7 +37,7 @@ def open_or_create(location, embedder, inverter: str, mode: Optional[str] = None
         return store
     info = StoreInfo(embedder=embedder.name, dim=embedder.dim, inverter=inverter, mode=mode or "lossy",
                      encoding=encoding or "f32", lossy_patterns=list(lossy_patterns or []))
-    return create_store(location, info)
+    return create_store(location, info, key)
 
 
 def chunk_document(doc: str, source: str, data: bytes, count, max_tokens: int = 32, markdown: bool = False) -> list[Chunk]:

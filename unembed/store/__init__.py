@@ -11,20 +11,25 @@ def _is_qdrant(location: str) -> bool:
     return str(location).startswith(("qdrant:", "http://", "https://"))
 
 
-def open_store(location) -> VectorStore:
+def open_store(location, key: bytes | None = None) -> VectorStore:
+    """Open a store; `key` (else $UNEMBED_STORE_KEY_FILE / $UNEMBED_STORE_KEY) unseals an encrypted one."""
     if _is_qdrant(str(location)):
         from .qdrant import QdrantStore
         return QdrantStore.open(str(location))
     from .lance import LanceStore
-    return LanceStore.open(Path(location))
+    return LanceStore.open(Path(location), key)
 
 
-def create_store(location, info: StoreInfo) -> VectorStore:
+def create_store(location, info: StoreInfo, key: bytes | None = None) -> VectorStore:
+    """A new store; with `key`, its vectors are encrypted at rest (LanceDB stores only)."""
     if _is_qdrant(str(location)):
+        if key is not None:
+            from ..errors import InputError
+            raise InputError("encryption at rest is for LanceDB stores; a Qdrant server keeps its own disks")
         from .qdrant import QdrantStore
         return QdrantStore.create(str(location), info)
     from .lance import LanceStore
-    return LanceStore.create(Path(location), info)
+    return LanceStore.create(Path(location), info, key)
 
 
 def store_exists(location) -> bool:

@@ -37,6 +37,8 @@ class StoreInfo:
     lossy_patterns: list[str] = field(default_factory=list)
     backend: str = "lance"
     defence: str = ""  # a vector defence applied at write time (`unembed defend`), never its key
+    cipher: str = ""  # vectors sealed at rest (store/crypto.py); key_check fingerprints the key
+    key_check: str = ""
     salt: str = field(default_factory=lambda: secrets.token_hex(8))
     format: int = FORMAT
 

@@ -30,6 +30,10 @@ def bytes_per_vector(encoding: str, dim: int) -> int:
     return {"f32": 4 * dim, "f16": 2 * dim, "int8": dim, "binary": (dim + 7) // 8}[check_encoding(encoding)]
 
 
+def row_dtype(encoding: str) -> np.dtype:
+    return np.dtype({"f32": np.float32, "f16": np.float16, "int8": np.int8, "binary": np.uint8}[encoding])
+
+
 def arrow_type(encoding: str, dim: int) -> pa.DataType:
     element = {"f32": pa.float32(), "f16": pa.float16(), "int8": pa.int8(), "binary": pa.uint8()}[encoding]
     return pa.list_(element, width(encoding, dim))

@@ -14,9 +14,14 @@ import pyarrow as pa
 from ..embed.base import check_vectors
 from ..errors import InputError, StoreError
 from .base import Chunk, DocState, Hit, StoreInfo, dir_bytes, read_info, write_info
-from .encodings import arrow_array, arrow_type, column_to_numpy, decode, encode
+from .crypto import CIPHER, VectorCipher, cipher_for
+from .encodings import arrow_array, arrow_type, column_to_numpy, decode, encode, row_dtype, width
 
 TABLE = "chunks"
+
+
+def _vector_type(info: StoreInfo) -> pa.DataType:
+    return pa.binary() if info.cipher else arrow_type(info.encoding, info.dim)
 
 
 def _schema(info: StoreInfo) -> pa.Schema:
@@ -24,7 +29,7 @@ def _schema(info: StoreInfo) -> pa.Schema:
         pa.field("id", pa.string()), pa.field("doc", pa.string()), pa.field("chunk", pa.int32()),
         pa.field("source", pa.string()), pa.field("position", pa.int64()), pa.field("hash", pa.string()),
         pa.field("doc_hash", pa.string()), pa.field("n_chunks", pa.int32()),
-        pa.field("vector", arrow_type(info.encoding, info.dim)),
+        pa.field("vector", _vector_type(info)),
     ]
     if info.mode != "lossy":  # a lossy store has no text column at all
         fields.append(pa.field("text", pa.string()))
@@ -52,14 +57,17 @@ def _quote(s: str) -> str:
 
 
 class LanceStore:
-    def __init__(self, path: Path, info: StoreInfo, table):
-        self.path, self.info, self.table = Path(path), info, table
+    def __init__(self, path: Path, info: StoreInfo, table, cipher: VectorCipher | None = None):
+        self.path, self.info, self.table, self.cipher = Path(path), info, table, cipher
         self._scan_cache: tuple[int, pa.Table, np.ndarray] | None = None
 
     @classmethod
-    def create(cls, path, info: StoreInfo) -> "LanceStore":
+    def create(cls, path, info: StoreInfo, key: bytes | None = None) -> "LanceStore":
+        """A new, empty store; with `key`, its vectors are sealed at rest (store/crypto.py)."""
         import lancedb
         path = Path(path)
+        cipher = VectorCipher(key) if key is not None else None
+        info.cipher, info.key_check = (CIPHER, cipher.fingerprint) if cipher else ("", "")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             read_info(path)  # raises: a file, or a non-empty foreign directory
             raise StoreError(f"{path}: a store already exists here")
@@ -67,23 +75,25 @@ class LanceStore:
         info.backend = "lance"
         table = lancedb.connect(str(path)).create_table(TABLE, schema=_schema(info), exist_ok=True)
         write_info(path, info)  # last: a directory without store.json was never a finished store
-        return cls(path, info, table)
+        return cls(path, info, table, cipher)
 
     @classmethod
-    def open(cls, path) -> "LanceStore":
+    def open(cls, path, key: bytes | None = None) -> "LanceStore":
+        """Open a store; an encrypted one takes `key`, else the key from the environment."""
         import lancedb
         path = Path(path)
         info = read_info(path)
         if info.backend != "lance":
             raise StoreError(f"{path}: a {info.backend} store, not a LanceDB one")
+        cipher = cipher_for(info.cipher, info.key_check, key, path)
         try:
             table = lancedb.connect(str(path)).open_table(TABLE)
             table.count_rows()
         except Exception as e:  # lance raises several types for damaged files
             raise StoreError(f"{path}: corrupt store, the chunks table cannot be read ({type(e).__name__})") from None
-        if table.schema.field("vector").type != arrow_type(info.encoding, info.dim):
+        if table.schema.field("vector").type != _vector_type(info):
             raise StoreError(f"{path}: corrupt store, the vector column does not match store.json")
-        return cls(path, info, table)
+        return cls(path, info, table, cipher)
 
     # -- writing
     def add(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
@@ -92,12 +102,13 @@ class LanceStore:
         if len(chunks) != len(vectors):
             raise InputError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         rows = encode(check_vectors(vectors, self.info.dim), self.info.encoding)
+        ids = [c.id for c in chunks]
         cols = {
             "id": [c.id for c in chunks], "doc": [c.doc for c in chunks], "chunk": [c.chunk for c in chunks],
             "source": [c.source for c in chunks], "position": [c.position for c in chunks],
             "hash": [self.info.chunk_hash(c.text) for c in chunks], "doc_hash": [c.doc_hash for c in chunks],
             "n_chunks": [c.n_chunks for c in chunks],
-            "vector": arrow_array(rows, self.info.encoding, self.info.dim),
+            "vector": self._vector_column(rows, ids),
         }
         if self.info.mode != "lossy":
             cols["text"] = [c.text if self.info.keeps_text(c.doc) else None for c in chunks]
@@ -130,8 +141,18 @@ class LanceStore:
                 st.n_chunks = -1  # mixed versions of one file: incomplete by definition
         return out
 
+    def _vector_column(self, rows: np.ndarray, ids: list[str]) -> pa.Array:
+        if self.cipher:
+            return pa.array(self.cipher.seal(rows, ids), pa.binary())
+        return arrow_array(rows, self.info.encoding, self.info.dim)
+
     def _vectors(self, t: pa.Table) -> np.ndarray:
-        return decode(column_to_numpy(t["vector"], self.info.encoding, self.info.dim), self.info.encoding, self.info.dim)
+        enc, dim = self.info.encoding, self.info.dim
+        if self.cipher:
+            rows = self.cipher.open(t["vector"].to_pylist(), t["id"].to_pylist(), row_dtype(enc), width(enc, dim))
+        else:
+            rows = column_to_numpy(t["vector"], enc, dim)
+        return decode(rows, enc, dim)
 
     def _hits(self, t: pa.Table, scores) -> list[Hit]:
         vecs = self._vectors(t)
@@ -156,6 +177,8 @@ class LanceStore:
         if self.count() == 0:
             return []
         enc = self.info.encoding
+        if self.cipher:
+            enc = "sealed"  # the database sees ciphertext: decrypt and scan exactly, below
         if enc in ("f32", "f16"):
             query = self.table.search(q, vector_column_name="vector").distance_type("cosine").limit(k)
             t = (query.where(where, prefilter=True) if where else query).to_arrow()
@@ -165,7 +188,7 @@ class LanceStore:
             query = self.table.search(packed, vector_column_name="vector").distance_type("hamming").limit(k)
             t = (query.where(where, prefilter=True) if where else query).to_arrow()
             return self._hits(t, 1.0 - 2.0 * t["_distance"].to_numpy() / self.info.dim)
-        # int8: LanceDB has no int8 vector search, so scan exactly (decoded rows, float query)
+        # int8 (LanceDB has no int8 vector search) and sealed rows: scan exactly, decoded rows, float query
         t, vecs = self._all()
         mask = np.asarray(t["doc"].to_pylist(), dtype=object) == doc if doc else np.ones(len(t), bool)
         scores = np.where(mask, vecs @ q, -np.inf)
@@ -194,13 +217,13 @@ class LanceStore:
         t = self._ordered()
         return self._hits(t, [1.0] * len(t))
 
-    def copy_with_vectors(self, path, vectors: np.ndarray, info: StoreInfo) -> "LanceStore":
+    def copy_with_vectors(self, path, vectors: np.ndarray, info: StoreInfo, key: bytes | None = None) -> "LanceStore":
         """A new store at `path` holding this one's rows (same order as `rows()`) with other vectors."""
         t = self._ordered()
-        new = LanceStore.create(path, info)
+        new = LanceStore.create(path, info, key)
         rows = encode(check_vectors(vectors, info.dim), info.encoding)
         cols = {n: t[n] for n in _schema(info).names if n != "vector"}
-        cols["vector"] = arrow_array(rows, info.encoding, info.dim)
+        cols["vector"] = new._vector_column(rows, t["id"].to_pylist())
         new.table.add(pa.table(cols, schema=_schema(info)))
         return new
 
