@@ -5,9 +5,12 @@ import threading
 import time
 
 import httpx
+import numpy as np
 import pytest
 
+from unembed.errors import InputError, StoreError
 from unembed.serve import ServerConfig, hash_key
+from unembed.store import open_store
 
 SECRET = "The harbour master Eleanor Whitby logged 42 trawlers at dawn."
 
@@ -24,7 +27,9 @@ def server(isolated_home, tmp_path):
 
     from unembed.serve.app import create_app
     cfg_file = tmp_path / "server.toml"
+    (tmp_path / "store.key").write_text("a server store key of 32 bytes!!\n")
     cfg_file.write_text(f'''data_dir = "{tmp_path / 'data'}"
+store_key_file = "store.key"
 max_batch = 8
 max_body_bytes = 200000
 inverter = "lookup"
@@ -78,6 +83,14 @@ def test_keys_tenants_limits_and_logs(server):
     # tenants: a store of acme's does not exist for globex, not even by name
     r = acme.post("/v1/rag/ingest", json={"store": "notes", "documents": [{"id": "log.txt", "text": SECRET}]})
     assert r.status_code == 200 and r.json()["chunks_added"] == 1 and r.json()["mode"] == "lossy"
+    # encrypted at rest: the store is sealed, and the secret's vector is nowhere on disk as bytes
+    store_dir = cfg.data_dir / "tenants" / "acme" / "stores" / "notes"
+    assert json.loads((store_dir / "store.json").read_text())["cipher"] == "aes-256-gcm"
+    secret_vec = np.asarray(acme.post("/v1/embed", json={"input": [SECRET]}).json()["data"][0]["embedding"], np.float32)
+    disk = b"".join(p.read_bytes() for p in store_dir.rglob("*") if p.is_file())
+    assert secret_vec[:8].tobytes() not in disk and secret_vec[100:108].tobytes() not in disk
+    with pytest.raises(StoreError, match="encrypted; give the key"):
+        open_store(store_dir)
     r = acme.post("/v1/rag/ask", json={"store": "notes", "questions": ["How many trawlers?"], "k": 1})
     assert r.status_code == 200 and r.json()["results"][0]["contexts"][0]["reconstructed"]
     r = globex.post("/v1/rag/ask", json={"store": "notes", "questions": ["How many trawlers?"], "k": 1})
@@ -100,3 +113,54 @@ def test_keys_tenants_limits_and_logs(server):
     assert any(e["status"] == 429 for e in log)
     schema = anon.get("/openapi.json").json()
     assert {"/v1/embed", "/v1/invert", "/v1/blend", "/v1/rag/ingest", "/v1/rag/ask"} <= set(schema["paths"])
+
+
+def test_memory_audit_and_roundtrip_endpoints(server):
+    base, cfg = server
+    acme, globex = client(base, "acme-key"), client(base, "globex-key")
+    r = acme.post("/v1/roundtrip", json={"input": "stock markets fell sharply", "steps": 2, "beam": 2})
+    body = r.json()
+    assert r.status_code == 200 and body["trace"] and body["trace"][-1]["text"] == body["text"]
+    assert abs(body["trace"][-1]["cosine"] - body["cosine"]) < 1e-3 and 0 <= body["token_f1"] <= 1
+    # concept memory: add, merge near-duplicates, show with provenance; sealed on disk; per tenant
+    texts = ["the cat sat on the mat", "a cat sat on a mat", "stock markets fell sharply"]
+    r = acme.post("/v1/memory/add", json={"memory": "ideas", "input": texts, "source": "chat-7"})
+    assert r.status_code == 200 and r.json()["concepts"] == 3
+    r = acme.post("/v1/memory/consolidate", json={"memory": "ideas", "threshold": 0.9})
+    assert r.status_code == 200 and (r.json()["before"], r.json()["after"]) == (3, 2)
+    shown = acme.post("/v1/memory/show", json={"memory": "ideas", "invert": True}).json()
+    assert [c["count"] for c in shown["concepts"]] == [2, 1] and all(c["text"] for c in shown["concepts"])
+    assert {i["source"] for i in shown["concepts"][0]["items"]} == {"chat-7"}
+    mem_dir = cfg.data_dir / "tenants" / "acme" / "memories" / "ideas"
+    assert json.loads((mem_dir / "memory.json").read_text())["cipher"] == "aes-256-gcm"
+    assert globex.post("/v1/memory/show", json={"memory": "ideas"}).status_code == 404
+    assert globex.get("/v1/memory").json() == {"memories": []} and acme.get("/v1/memory").json() == {"memories": ["ideas"]}
+    # audit: a lossy store has no truth, so the report lists reconstructions and entities found
+    docs = [{"id": f"d{i}", "text": t} for i, t in enumerate(
+        ["Contact Maria Lopez at maria.lopez@example.com about invoice 4471.", "The ferry leaves at 9 from pier 3."])]
+    assert acme.post("/v1/rag/ingest", json={"store": "crm", "documents": docs}).status_code == 200
+    rep = acme.post("/v1/audit", json={"store": "crm", "sample": 2, "steps": 1, "beam": 1}).json()
+    assert rep["n"] == 2 and rep["verdict"] in ("LOW", "MEDIUM", "HIGH") and len(rep["samples"]) == 2
+    assert "text" not in rep["samples"][0]  # lossy: the server has no original to compare with
+    page = acme.post("/v1/audit", json={"store": "crm", "sample": 1, "steps": 0, "format": "html"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html") and "id='verdict'" in page.text
+    assert globex.post("/v1/audit", json={"store": "crm"}).status_code == 404
+    assert acme.post("/v1/audit", json={"store": "crm", "sample": 9}).status_code == 413
+    assert acme.post("/v1/audit", json={"store": "crm", "format": "pdf"}).status_code == 422
+    blob = b"".join(p.read_bytes() for p in cfg.data_dir.rglob("*") if p.is_file())
+    for word in (b"Lopez", b"maria.lopez", b"ferry", b"markets"):
+        assert word not in blob
+
+
+def test_server_refuses_to_start_without_a_store_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("UNEMBED_STORE_KEY_FILE", raising=False)
+    monkeypatch.delenv("UNEMBED_STORE_KEY", raising=False)
+    cfg = tmp_path / "server.toml"
+    cfg.write_text(f'[tenants.a]\nkey_sha256 = "{hash_key("k")}"\n')
+    with pytest.raises(InputError, match="encryption at rest needs a key"):
+        ServerConfig.load(cfg)
+    cfg.write_text(f'encrypt_at_rest = false\n[tenants.a]\nkey_sha256 = "{hash_key("k")}"\n')
+    assert ServerConfig.load(cfg).store_key is None
+    monkeypatch.setenv("UNEMBED_STORE_KEY", "short")
+    with pytest.raises(InputError, match="shorter than 16 bytes"):
+        ServerConfig.load(cfg)

@@ -614,8 +614,6 @@ def audit_cmd(
     report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
 ):
     """Invert stored vectors and report what leaks: words, names, emails, phones, numbers."""
-    import numpy as np
-
     from .audit.leak import KINDS, audit
     from .embed import load_embedder
     from .errors import InputError
@@ -626,15 +624,11 @@ def audit_cmd(
         raise InputError("give exactly one of --store DIR or --vectors FILE")
     texts = None
     if store is not None:
+        from .audit.leak import store_vectors
         from .store import open_store
         st = open_store(store)
-        rows = st.rows()
-        if not rows:
-            raise InputError(f"{store} holds no vectors")
-        arr = np.stack([h.vector for h in rows])
+        arr, texts = store_vectors(st)
         emb = load_embedder(embedder or st.info.embedder)
-        if all(h.text is not None for h in rows):
-            texts = [h.text for h in rows]  # a lossless store is its own truth
     else:
         from .audit.vectors import read_vectors
         arr = read_vectors(vectors, column)

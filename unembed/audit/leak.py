@@ -91,3 +91,12 @@ def audit(vectors, embedder, inverter, steps: int, beam: int, truth: list[str] |
     report["verdict"], report["verdict_text"] = verdict(report)
     report["samples"] = samples
     return report
+
+
+def store_vectors(store) -> tuple[np.ndarray, list[str] | None]:
+    """A store's vectors in document order, and its texts when it keeps them all (its own truth)."""
+    rows = store.rows()
+    if not rows:
+        raise InputError(f"{store.path} holds no vectors")
+    texts = [h.text for h in rows] if all(h.text is not None for h in rows) else None
+    return np.stack([h.vector for h in rows]), texts

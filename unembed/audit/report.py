@@ -64,6 +64,14 @@ def _highlight(text: str, items: list[str]) -> str:
 
 
 def render(report: dict, out: Path, extra_images: list[tuple[str, Path]] = ()) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(to_html(report, extra_images), encoding="utf-8")
+    return out
+
+
+def to_html(report: dict, extra_images: list[tuple[str, Path]] = ()) -> str:
+    """The report as one self-contained HTML page (images inlined)."""
     e = html.escape
     tiles = [("vectors audited", f"{report['n']} of {report['of']}"), ("mean cosine", f"{report['cosine']:.2f}")]
     if "token_f1" in report:
@@ -103,7 +111,4 @@ def render(report: dict, out: Path, extra_images: list[tuple[str, Path]] = ()) -
                          f"<td>{e(', '.join(found))}</td><td>{s['cosine']:.2f}</td></tr>")
     parts.append("</table><p class='muted'>Made by <code>unembed audit</code>. This report contains the texts "
                  "it audited: keep it as safe as the data.</p></body></html>")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(parts), encoding="utf-8")
-    return out
+    return "\n".join(parts)

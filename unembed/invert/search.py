@@ -31,6 +31,7 @@ class _State:
     seen: set = field(default_factory=set)
     done: bool = False
     queries: int = 0
+    trace: list = field(default_factory=list)  # (best cosine, best text) after the seeds and each step
 
 
 class SearchInverter:
@@ -50,6 +51,7 @@ class SearchInverter:
         self.queries = 0  # embed() calls made by searches so far, all texts together
         self.max_queries = max_queries  # per text; None: steps·beam·proposals bound it
         self.queries_per_text: list[int] = []  # of the last invert() call
+        self.trace: list[list[tuple[float, str]]] = []  # of the last invert() call: per text, per step
         self.gradient = gradient  # a GradientProposer: white-box swaps, tried before random edits
         self.probe = probe
         self.probe_words = probe_words
@@ -111,6 +113,7 @@ class SearchInverter:
         states = [self._start(v[i], scores[i], idx[i], beam, probed[i]) for i in range(len(v))]
         for st in states:
             st.queries = idx.shape[1] if guides is not None else 0
+            st.trace.append((st.beam[0][0], " ".join(st.beam[0][1])))
         rng = random.Random(self.seed)
         for _ in range(steps):
             live = [s for s in states if not s.done]
@@ -149,7 +152,9 @@ class SearchInverter:
                 pool.sort(key=lambda x: -x[0])
                 best_before = st.beam[0][0]
                 st.beam = pool[:beam]
+                st.trace.append((st.beam[0][0], " ".join(st.beam[0][1])))
                 if st.beam[0][0] >= self.threshold or st.beam[0][0] <= best_before + 1e-6:
                     st.done = True  # close enough, or no proposal helped: stop spending queries
         self.queries_per_text = [st.queries for st in states]
+        self.trace = [st.trace for st in states]
         return [" ".join(st.beam[0][1]) for st in states]

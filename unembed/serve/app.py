@@ -4,8 +4,11 @@ Security model, in code order: a body-size cap before anything is parsed; a Bear
 to a tenant through its SHA-256 (keys are never stored); per-tenant rate limits on embed and
 invert, since anyone who can query the embedder at will can train an inverter; batch caps;
 store names resolved inside the tenant's own directory, so another tenant's store is
-indistinguishable from a missing one (404 either way). Errors carry the library's message,
+indistinguishable from a missing one (404 either way); every store and memory created here has
+its vectors sealed at rest with the server's store key. Errors carry the library's message,
 never request text or vectors; the access log records who touched which store, not what.
+The playground at / is a static page: it holds no data and calls the same endpoints with the
+key its user types in.
 """
 import json
 import threading
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from ..errors import InputError, MismatchError, UnembedError
@@ -52,6 +55,36 @@ class AskRequest(BaseModel):
     steps: Optional[int] = Field(None, ge=0, le=32)
     beam: Optional[int] = Field(None, ge=1, le=16)
 
+class RoundtripRequest(BaseModel):
+    input: str = Field(min_length=1, description="One text: embedded, then read back step by step.")
+    steps: Optional[int] = Field(None, ge=0, le=32)
+    beam: Optional[int] = Field(None, ge=1, le=16)
+
+class MemoryAddRequest(BaseModel):
+    memory: str
+    input: list[str] = Field(description="Texts to remember (only their vectors are kept).")
+    source: str = Field("", max_length=200, description="Provenance label stored with each item.")
+    merge_above: Optional[float] = Field(None, gt=0, le=1)
+
+class MemoryConsolidateRequest(BaseModel):
+    memory: str
+    threshold: float = Field(0.9, gt=0, le=1)
+    dry_run: bool = False
+
+class MemoryShowRequest(BaseModel):
+    memory: str
+    invert: bool = Field(False, description="Read each concept back as text (counts against the invert limit).")
+    limit: int = Field(20, ge=1, le=200)
+    steps: Optional[int] = Field(None, ge=0, le=32)
+    beam: Optional[int] = Field(None, ge=1, le=16)
+
+class AuditRequest(BaseModel):
+    store: str
+    sample: int = Field(8, ge=1, description="Vectors to invert (a seeded random sample; at most max_batch).")
+    seed: int = 0
+    steps: Optional[int] = Field(None, ge=0, le=32)
+    beam: Optional[int] = Field(None, ge=1, le=16)
+    format: str = Field("json", pattern="^(json|html)$", description="json, or html for the self-contained report.")
 
 
 
@@ -114,6 +147,7 @@ def create_app(config: ServerConfig):
             return models["inverter"]
 
     invert_lock = threading.Lock()  # the search inverter keeps per-call state; one inversion at a time
+    key = config.store_key
 
     @app.middleware("http")
     async def cap_body(request: Request, call_next):
@@ -156,10 +190,29 @@ def create_app(config: ServerConfig):
             from ..invert.registry import default_inverter
             from ..rag.ingest import open_or_create
             emb = embedder()
-            return open_or_create(path, emb, config.inverter or default_inverter(emb.name), mode)
+            return open_or_create(path, emb, config.inverter or default_inverter(emb.name), mode, key=key)
         if not store_exists(path):
             raise HTTPException(404, f"no store named {name!r}")
-        return open_store(path)
+        return open_store(path, key)
+
+    def memory_for(t: Tenant, name: str, create: bool = False):
+        from ..concepts import ConceptMemory
+        from ..concepts.memory import INFO_FILE
+        path = config.memory_path(t, name)
+        if create:
+            emb = embedder()
+            return ConceptMemory.open_or_create(path, emb.name, emb.dim, key)
+        if not (path / INFO_FILE).is_file():
+            raise HTTPException(404, f"no memory named {name!r}")
+        return ConceptMemory.open(path, key=key)
+
+    def listing(t: Tenant, kind: str) -> list[str]:
+        root = config.data_dir / "tenants" / t.name / kind
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def playground():
+        return HTMLResponse((Path(__file__).parent / "playground.html").read_text(encoding="utf-8"))
 
     @app.get("/health")
     def health():
@@ -196,6 +249,26 @@ def create_app(config: ServerConfig):
         access.write(tenant=t.name, endpoint="/v1/invert", items=len(vecs), status=200)
         return {"data": [{"index": i, "text": x, "cosine": float(c)} for i, (x, c) in enumerate(zip(texts, cos))],
                 "steps": steps, "beam": beam}
+
+    @app.post("/v1/roundtrip")
+    def roundtrip(req: RoundtripRequest, t: Tenant = Depends(tenant)):
+        """Embed one text and invert it, returning the best text and its cosine after every step."""
+        from .. import metrics
+        from ..invert.registry import resolve_settings
+        limit(t, "embed", 1, t.embed_per_minute, "/v1/roundtrip")
+        limit(t, "invert", 1, t.invert_per_minute, "/v1/roundtrip")
+        emb, inv = embedder(), inverter()
+        steps, beam = resolve_settings(inv, req.steps, req.beam)
+        vec = emb.embed([req.input])
+        with invert_lock:
+            text = inv.invert(vec, steps=steps, beam=beam)[0]
+            trace = list(getattr(inv, "trace", [[]])[0]) or [(None, text)]
+        cos = float(emb.embed([text])[0] @ vec[0])
+        access.write(tenant=t.name, endpoint="/v1/roundtrip", items=1, status=200)
+        return {"text": text, "cosine": cos, "token_f1": metrics.token_f1_pair(text, req.input),
+                "exact": text.strip() == req.input.strip(), "steps": steps, "beam": beam, "inverter": inv.name,
+                "trace": [{"step": i, "text": x, "cosine": cos if c is None else float(c)}
+                          for i, (c, x) in enumerate(trace)]}
 
     @app.post("/v1/blend")
     def blend(req: BlendRequest, t: Tenant = Depends(tenant)):
@@ -237,10 +310,69 @@ def create_app(config: ServerConfig):
 
     @app.get("/v1/rag/stores")
     def rag_stores(t: Tenant = Depends(tenant)):
-        root = config.data_dir / "tenants" / t.name / "stores"
-        names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
         access.write(tenant=t.name, endpoint="/v1/rag/stores", status=200)
-        return {"stores": names}
+        return {"stores": listing(t, "stores")}
+
+    @app.post("/v1/memory/add")
+    def memory_add(req: MemoryAddRequest, t: Tenant = Depends(tenant)):
+        batch(len(req.input), "texts")
+        limit(t, "embed", len(req.input), t.embed_per_minute, "/v1/memory/add")
+        mem = memory_for(t, req.memory, create=True)
+        report = mem.add(embedder().embed(req.input), [req.source] * len(req.input), req.merge_above)
+        access.write(tenant=t.name, endpoint="/v1/memory/add", store=req.memory, items=len(req.input), status=200)
+        return {"items": report, "concepts": mem.count()}
+
+    @app.post("/v1/memory/consolidate")
+    def memory_consolidate(req: MemoryConsolidateRequest, t: Tenant = Depends(tenant)):
+        mem = memory_for(t, req.memory)
+        rep, _ = mem.consolidate(req.threshold, dry_run=req.dry_run)
+        access.write(tenant=t.name, endpoint="/v1/memory/consolidate", store=req.memory, status=200)
+        return {**rep.to_dict(), "threshold": req.threshold, "dry_run": req.dry_run}
+
+    @app.post("/v1/memory/show")
+    def memory_show(req: MemoryShowRequest, t: Tenant = Depends(tenant)):
+        """The heaviest concepts first, with provenance; read back as text when `invert` is set."""
+        import numpy as np
+
+        from ..invert.registry import resolve_settings
+        mem = memory_for(t, req.memory)
+        concepts = sorted(mem.concepts(), key=lambda c: (-c.count, c.created, c.id))[:req.limit]
+        texts = [None] * len(concepts)
+        if req.invert and concepts:
+            limit(t, "invert", len(concepts), t.invert_per_minute, "/v1/memory/show")
+            inv = inverter()
+            with invert_lock:
+                texts = inv.invert(np.stack([c.vector for c in concepts]), *resolve_settings(inv, req.steps, req.beam))
+        access.write(tenant=t.name, endpoint="/v1/memory/show", store=req.memory, items=len(concepts), status=200)
+        return {"concepts": [{"id": c.id, "count": c.count, "text": x, "created": c.created, "updated": c.updated,
+                              "items": [vars(i) for i in c.items]} for c, x in zip(concepts, texts)],
+                "total": mem.count()}
+
+    @app.get("/v1/memory")
+    def memories(t: Tenant = Depends(tenant)):
+        access.write(tenant=t.name, endpoint="/v1/memory", status=200)
+        return {"memories": listing(t, "memories")}
+
+    @app.post("/v1/audit")
+    def audit_store(req: AuditRequest, t: Tenant = Depends(tenant)):
+        """Invert a sample of one of the tenant's stores and report what leaks (JSON or the HTML report)."""
+        from ..audit.leak import audit, store_vectors
+        from ..invert.registry import resolve_settings
+        if req.sample > config.max_batch:
+            raise HTTPException(413, f"sample of {req.sample}; the limit is {config.max_batch}")
+        st = store_for(t, req.store)
+        vecs, texts = store_vectors(st)
+        n = min(req.sample, len(vecs))
+        limit(t, "invert", n, t.invert_per_minute, "/v1/audit")
+        emb, inv = embedder(), inverter()
+        with invert_lock:
+            rep = audit(vecs, emb, inv, *resolve_settings(inv, req.steps, req.beam), truth=texts, sample=n,
+                        seed=req.seed, progress=False)
+        access.write(tenant=t.name, endpoint="/v1/audit", store=req.store, items=n, status=200)
+        if req.format == "html":
+            from ..audit.report import to_html
+            return HTMLResponse(to_html(rep))
+        return rep
 
     return app
 

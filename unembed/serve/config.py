@@ -1,6 +1,7 @@
 """Server configuration (TOML): tenants with hashed API keys, limits, where data lives.
 
     data_dir = "/var/lib/unembed"
+    store_key_file = "/etc/unembed/store.key"   # or $UNEMBED_STORE_KEY_FILE / $UNEMBED_STORE_KEY
     max_body_bytes = 1_000_000
     max_batch = 64
 
@@ -10,7 +11,9 @@
     invert_per_minute = 60              # vectors inverted per minute
 
 A tenant's stores live under data_dir/tenants/<tenant>/: names are resolved there only, so one
-tenant cannot name, list or probe another's.
+tenant cannot name, list or probe another's. Every store and memory the server creates has its
+vectors sealed with the store key (store/crypto.py says what that does and does not protect);
+without a key the server refuses to start unless the config says `encrypt_at_rest = false`.
 """
 from __future__ import annotations
 
@@ -46,6 +49,8 @@ class ServerConfig:
     max_batch: int = 64
     embedder: str = "minilm"
     inverter: str | None = None
+    encrypt_at_rest: bool = True
+    store_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, path) -> "ServerConfig":
@@ -66,11 +71,20 @@ class ServerConfig:
                 raise InputError(f"{path}: tenant {name!r} needs key_sha256 = 64 hex digits (unembed serve --hash-key KEY)")
             tenants[name] = Tenant(name, keys, int(t.get("embed_per_minute", 600)), int(t.get("invert_per_minute", 60)))
         data_dir = Path(raw.pop("data_dir", path.parent / "unembed-data"))
-        known = {"max_body_bytes", "max_batch", "embedder", "inverter"}
+        key_file = raw.pop("store_key_file", None)
+        known = {"max_body_bytes", "max_batch", "embedder", "inverter", "encrypt_at_rest"}
         unknown = set(raw) - known
         if unknown:
             raise InputError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
-        return cls(data_dir=data_dir, tenants=tenants, **raw)
+        from ..store.crypto import read_store_key
+        key = read_store_key(path.parent / key_file if key_file else None)
+        cfg = cls(data_dir=data_dir, tenants=tenants, store_key=key, **raw)
+        if cfg.encrypt_at_rest and key is None:
+            raise InputError(f"{path}: encryption at rest needs a key: set store_key_file, or $UNEMBED_STORE_KEY_FILE "
+                             "or $UNEMBED_STORE_KEY (or, knowingly, encrypt_at_rest = false)")
+        if not cfg.encrypt_at_rest:
+            cfg.store_key = None
+        return cfg
 
     def tenant_for(self, key: str) -> Tenant | None:
         digest = hash_key(key)
@@ -83,3 +97,8 @@ class ServerConfig:
         if not NAME.match(store or ""):
             raise InputError("a store name is 1-64 letters, digits, '_', '.', '-' and starts with a letter or digit")
         return self.data_dir / "tenants" / tenant.name / "stores" / store
+
+    def memory_path(self, tenant: Tenant, memory: str) -> Path:
+        if not NAME.match(memory or ""):
+            raise InputError("a memory name is 1-64 letters, digits, '_', '.', '-' and starts with a letter or digit")
+        return self.data_dir / "tenants" / tenant.name / "memories" / memory
