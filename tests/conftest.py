@@ -1,5 +1,8 @@
 import json
 import os
+import socket
+import threading
+import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -49,3 +52,51 @@ class JSONHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def server(isolated_home, tmp_path, request):
+    """A real uvicorn server on 127.0.0.1 with two tenants (keys acme-key, globex-key), a store key and
+    the fast `lookup` inverter (or the one given by indirect parametrisation); yields its URL and config."""
+    import uvicorn
+
+    from unembed.serve import ServerConfig, hash_key
+    from unembed.serve.app import create_app
+    cfg_file = tmp_path / "server.toml"
+    (tmp_path / "store.key").write_text("a server store key of 32 bytes!!\n")
+    cfg_file.write_text(f'''data_dir = "{tmp_path / 'data'}"
+store_key_file = "store.key"
+max_batch = 8
+max_body_bytes = 200000
+inverter = "{getattr(request, 'param', 'lookup')}"
+
+[tenants.acme]
+key_sha256 = ["{hash_key('acme-key')}"]
+invert_per_minute = 12
+
+[tenants.globex]
+key_sha256 = "{hash_key('globex-key')}"
+''')
+    cfg = ServerConfig.load(cfg_file)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}", cfg
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def client(base, key=None):
+    import httpx
+    return httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {key}"} if key else {})
