@@ -19,23 +19,27 @@ from typing import Optional
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import InputError, MismatchError, UnembedError
-from .config import ServerConfig, Tenant
+from .config import NAME, ServerConfig, Tenant
+
+NAME_PATTERN = NAME.pattern  # store and memory names: also what the schema promises
 
 class EmbedRequest(BaseModel):
-    input: list[str] = Field(description="Texts to embed.")
+    input: list[str] = Field(min_length=1, description="Texts to embed (at most the server's max_batch).")
 
 class InvertRequest(BaseModel):
-    vectors: list[list[float]] = Field(description="N×d vectors of the server's embedder.")
+    vectors: list[list[float]] = Field(min_length=1, description="N×d vectors of the server's embedder.")
     steps: Optional[int] = Field(None, ge=0, le=32)
     beam: Optional[int] = Field(None, ge=1, le=16)
 
 class BlendRequest(BaseModel):
-    inputs: list[str] = Field(description="Texts to blend (at least two).")
-    weights: Optional[list[float]] = None
-    method: str = "mean"
+    inputs: list[str] = Field(min_length=2, description="Texts to blend (at least two).")
+    weights: Optional[list[float]] = Field(None, description="One per input; default equal.")
+    method: str = Field("mean", pattern="^(mean|lerp|slerp)$")
     steps: Optional[int] = Field(None, ge=0, le=32)
     beam: Optional[int] = Field(None, ge=1, le=16)
 
@@ -44,13 +48,13 @@ class Document(BaseModel):
     text: str
 
 class IngestRequest(BaseModel):
-    store: str
-    documents: list[Document]
-    mode: str = "lossy"
+    store: str = Field(pattern=NAME_PATTERN)
+    documents: list[Document] = Field(min_length=1)
+    mode: str = Field("lossy", pattern="^(lossy|lossless)$", description="Used when the store is created.")
 
 class AskRequest(BaseModel):
-    store: str
-    questions: list[str]
+    store: str = Field(pattern=NAME_PATTERN)
+    questions: list[str] = Field(min_length=1)
     k: int = Field(5, ge=1, le=20)
     steps: Optional[int] = Field(None, ge=0, le=32)
     beam: Optional[int] = Field(None, ge=1, le=16)
@@ -61,25 +65,25 @@ class RoundtripRequest(BaseModel):
     beam: Optional[int] = Field(None, ge=1, le=16)
 
 class MemoryAddRequest(BaseModel):
-    memory: str
-    input: list[str] = Field(description="Texts to remember (only their vectors are kept).")
+    memory: str = Field(pattern=NAME_PATTERN)
+    input: list[str] = Field(min_length=1, description="Texts to remember (only their vectors are kept).")
     source: str = Field("", max_length=200, description="Provenance label stored with each item.")
     merge_above: Optional[float] = Field(None, gt=0, le=1)
 
 class MemoryConsolidateRequest(BaseModel):
-    memory: str
+    memory: str = Field(pattern=NAME_PATTERN)
     threshold: float = Field(0.9, gt=0, le=1)
     dry_run: bool = False
 
 class MemoryShowRequest(BaseModel):
-    memory: str
+    memory: str = Field(pattern=NAME_PATTERN)
     invert: bool = Field(False, description="Read each concept back as text (counts against the invert limit).")
     limit: int = Field(20, ge=1, le=200)
     steps: Optional[int] = Field(None, ge=0, le=32)
     beam: Optional[int] = Field(None, ge=1, le=16)
 
 class AuditRequest(BaseModel):
-    store: str
+    store: str = Field(pattern=NAME_PATTERN)
     sample: int = Field(8, ge=1, description="Vectors to invert (a seeded random sample; at most max_batch).")
     seed: int = 0
     steps: Optional[int] = Field(None, ge=0, le=32)
@@ -156,10 +160,23 @@ def create_app(config: ServerConfig):
             return JSONResponse({"error": f"request body over {config.max_body_bytes} bytes"}, status_code=413)
         return await call_next(request)
 
+    # every error body is {"error": message}: the library's message, a validation summary, or ours
     @app.exception_handler(UnembedError)
     async def unembed_error(request: Request, exc: UnembedError):
         status = 409 if isinstance(exc, MismatchError) else 400
         return JSONResponse({"error": str(exc)}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        # name the field and the rule; never echo the offending value (it may be a text or a vector)
+        problems = ["body: not valid JSON" if e["type"] == "json_invalid" else
+                    ("/".join(str(p) for p in e["loc"][1:]) or "body") + ": " + e["msg"] for e in exc.errors()[:5]]
+        return JSONResponse({"error": "invalid request: " + "; ".join(problems or ["malformed body"])},
+                            status_code=422)
 
     def tenant(request: Request) -> Tenant:
         auth = request.headers.get("authorization", "")

@@ -63,7 +63,7 @@ class ServerConfig:
             raise InputError(f"{path}: not valid TOML ({e})") from None
         tenants = {}
         for name, t in (raw.pop("tenants", {}) or {}).items():
-            if not NAME.match(name):
+            if not NAME.fullmatch(name):
                 raise InputError(f"{path}: tenant name {name!r} must be letters, digits, '_', '.', '-'")
             keys = t.get("key_sha256", [])
             keys = [keys] if isinstance(keys, str) else list(keys)
@@ -94,11 +94,11 @@ class ServerConfig:
         return None
 
     def store_path(self, tenant: Tenant, store: str) -> Path:
-        if not NAME.match(store or ""):
+        if not NAME.fullmatch(store or ""):
             raise InputError("a store name is 1-64 letters, digits, '_', '.', '-' and starts with a letter or digit")
         return self.data_dir / "tenants" / tenant.name / "stores" / store
 
     def memory_path(self, tenant: Tenant, memory: str) -> Path:
-        if not NAME.match(memory or ""):
+        if not NAME.fullmatch(memory or ""):
             raise InputError("a memory name is 1-64 letters, digits, '_', '.', '-' and starts with a letter or digit")
         return self.data_dir / "tenants" / tenant.name / "memories" / memory
