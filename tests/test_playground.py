@@ -85,4 +85,10 @@ def test_playground_in_a_real_browser(server, tmp_path):
         shot = page.locator("#au-report").screenshot(path=str(tmp_path / "audit.png"))
         assert len(colours(shot)) > 50  # tiles, plots and text, not a blank frame
         page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+
+        # the OpenAPI docs render offline (no CDN) and list the endpoints
+        page.goto(base + "/docs")
+        expect(page.get_by_role("heading", level=1)).to_contain_text("unembed")
+        for path in ("/v1/roundtrip", "/v1/rag/ask", "/v1/memory/add", "/v1/audit"):
+            expect(page.get_by_role("link", name=path, exact=True)).to_be_visible()
         browser.close()

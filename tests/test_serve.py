@@ -141,3 +141,37 @@ def test_fuzzed_from_the_openapi_schema_never_a_500(server, tmp_path):
         if e["response"]["status"] >= 400:
             body = json.loads(e["response"]["content"]["text"])
             assert isinstance(body.get("error"), str) and body["error"], body
+
+
+def test_inversion_queue_sheds_load_with_503():
+    import threading
+
+    from fastapi import HTTPException
+
+    from unembed.serve.app import InversionQueue
+    q, inside, release = InversionQueue(depth=2), threading.Event(), threading.Event()
+
+    def hold():
+        with q.slot():
+            inside.set()
+            release.wait(10)
+    first = threading.Thread(target=hold)
+    first.start()
+    inside.wait(10)
+    def wait():
+        with q.slot():  # queued behind the first
+            pass
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    for _ in range(100):
+        if q.held == 2:
+            break
+        threading.Event().wait(0.01)
+    with pytest.raises(HTTPException) as shed:
+        with q.slot():
+            pass
+    assert shed.value.status_code == 503 and "busy" in shed.value.detail
+    release.set()
+    first.join(10)
+    waiter.join(10)
+    assert q.held == 0

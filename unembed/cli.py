@@ -713,7 +713,7 @@ def serve_cmd(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     hash_key: Annotated[Optional[str], typer.Option("--hash-key", help="Print the key_sha256 line for this key and exit.")] = None,
 ):
-    """Run the multi-tenant HTTP API (OpenAPI docs at /docs)."""
+    """Run the multi-tenant HTTP API and the web playground (at /; OpenAPI docs at /docs)."""
     from .errors import InputError
     from .serve import ServerConfig
     from .serve import hash_key as digest
@@ -727,7 +727,8 @@ def serve_cmd(
     if not cfg.tenants:
         raise InputError(f"{config} lists no tenants: nobody could use the server")
     from .serve.app import serve
-    out.print(f"serving {len(cfg.tenants)} tenants on http://{host}:{port} (docs at /docs)")
+    sealed = "vectors sealed at rest" if cfg.store_key else "[yellow]vectors NOT encrypted at rest[/]"
+    out.print(f"serving {len(cfg.tenants)} tenants on http://{host}:{port} · playground at / · docs at /docs · {sealed}")
     serve(cfg, host, port)
 
 

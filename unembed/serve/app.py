@@ -14,10 +14,11 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
@@ -112,6 +113,30 @@ class RateLimiter:
             return True
 
 
+class InversionQueue:
+    """One inversion at a time (the search inverter keeps per-call state, and two would only share the
+    same cores); at most `depth` requests holding or awaiting the slot, and the rest are shed with a
+    503 at once rather than left waiting minutes."""
+
+    def __init__(self, depth: int):
+        self.depth, self.held = depth, 0
+        self._run, self._count = threading.Lock(), threading.Lock()
+
+    @contextmanager
+    def slot(self):
+        with self._count:
+            if self.held >= self.depth:
+                raise HTTPException(503, f"busy: {self.held} inversions running or queued; retry shortly",
+                                    headers={"Retry-After": "10"})
+            self.held += 1
+        try:
+            with self._run:
+                yield
+        finally:
+            with self._count:
+                self.held -= 1
+
+
 class AccessLog:
     """JSON lines: time, tenant, endpoint, store, items, status. Never texts, vectors or keys."""
 
@@ -129,8 +154,10 @@ class AccessLog:
 
 def create_app(config: ServerConfig):
 
-    app = FastAPI(title="unembed", version="0.1.0",
-                  description="Embed, invert, blend and run lossy RAG. Every endpoint but /health needs "
+    from fastapi_offline import FastAPIOffline  # /docs and /redoc from packaged assets: no CDN here
+    app = FastAPIOffline(title="unembed", version="0.1.0",
+                  description="Embed, invert, round-trip and blend; lossy RAG; concept memory; leakage audits. "
+                              "The playground is at /. Every endpoint but /health needs "
                               "`Authorization: Bearer KEY`.")
     limiter, access = RateLimiter(), AccessLog(config.data_dir / "access.log")
     models: dict = {}
@@ -150,7 +177,7 @@ def create_app(config: ServerConfig):
                 models["inverter"] = load_inverter(config.inverter, embedder())
             return models["inverter"]
 
-    invert_lock = threading.Lock()  # the search inverter keeps per-call state; one inversion at a time
+    inversions = InversionQueue(config.max_invert_queue)
     key = config.store_key
 
     @app.middleware("http")
@@ -260,7 +287,7 @@ def create_app(config: ServerConfig):
             raise InputError("vectors: every row must have the same length") from None
         inv = inverter()
         steps, beam = resolve_settings(inv, req.steps, req.beam)
-        with invert_lock:
+        with inversions.slot():
             texts = inv.invert(vecs, steps=steps, beam=beam)
         cos = (emb.embed(texts) * vecs).sum(1)
         access.write(tenant=t.name, endpoint="/v1/invert", items=len(vecs), status=200)
@@ -277,7 +304,7 @@ def create_app(config: ServerConfig):
         emb, inv = embedder(), inverter()
         steps, beam = resolve_settings(inv, req.steps, req.beam)
         vec = emb.embed([req.input])
-        with invert_lock:
+        with inversions.slot():
             text = inv.invert(vec, steps=steps, beam=beam)[0]
             trace = list(getattr(inv, "trace", [[]])[0]) or [(None, text)]
         cos = float(emb.embed([text])[0] @ vec[0])
@@ -296,7 +323,7 @@ def create_app(config: ServerConfig):
         batch(len(req.inputs), "inputs")
         limit(t, "invert", 1, t.invert_per_minute, "/v1/blend")
         inv = inverter()
-        with invert_lock:
+        with inversions.slot():
             res = ConceptSpace(embedder(), inv, *resolve_settings(inv, req.steps, req.beam)).blend(
                 req.inputs, req.weights, req.method)
         access.write(tenant=t.name, endpoint="/v1/blend", items=len(req.inputs), status=200)
@@ -320,7 +347,7 @@ def create_app(config: ServerConfig):
         limit(t, "invert", len(req.questions) * req.k, t.invert_per_minute, "/v1/rag/ask")
         inv = inverter()  # the server's, when the store was built for it; else RAG loads the store's own
         rag = RAG(st, embedder(), inv if st.info.inverter == inv.name else None, None, req.steps, req.beam)
-        with invert_lock:
+        with inversions.slot():
             results = rag.ask(req.questions, k=req.k, generate=False)
         access.write(tenant=t.name, endpoint="/v1/rag/ask", store=req.store, items=len(req.questions), status=200)
         return {"results": results}
@@ -358,7 +385,7 @@ def create_app(config: ServerConfig):
         if req.invert and concepts:
             limit(t, "invert", len(concepts), t.invert_per_minute, "/v1/memory/show")
             inv = inverter()
-            with invert_lock:
+            with inversions.slot():
                 texts = inv.invert(np.stack([c.vector for c in concepts]), *resolve_settings(inv, req.steps, req.beam))
         access.write(tenant=t.name, endpoint="/v1/memory/show", store=req.memory, items=len(concepts), status=200)
         return {"concepts": [{"id": c.id, "count": c.count, "text": x, "created": c.created, "updated": c.updated,
@@ -382,7 +409,7 @@ def create_app(config: ServerConfig):
         n = min(req.sample, len(vecs))
         limit(t, "invert", n, t.invert_per_minute, "/v1/audit")
         emb, inv = embedder(), inverter()
-        with invert_lock:
+        with inversions.slot():
             rep = audit(vecs, emb, inv, *resolve_settings(inv, req.steps, req.beam), truth=texts, sample=n,
                         seed=req.seed, progress=False)
         access.write(tenant=t.name, endpoint="/v1/audit", store=req.store, items=n, status=200)

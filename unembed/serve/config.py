@@ -4,6 +4,7 @@
     store_key_file = "/etc/unembed/store.key"   # or $UNEMBED_STORE_KEY_FILE / $UNEMBED_STORE_KEY
     max_body_bytes = 1_000_000
     max_batch = 64
+    max_invert_queue = 8                  # inversions running or waiting; more are shed with 503
 
     [tenants.acme]
     key_sha256 = ["9f86d08…"]          # unembed serve --hash-key KEY prints this
@@ -47,6 +48,7 @@ class ServerConfig:
     tenants: dict[str, Tenant] = field(default_factory=dict)
     max_body_bytes: int = 1_000_000
     max_batch: int = 64
+    max_invert_queue: int = 8  # inversions running or waiting; more get 503 at once
     embedder: str = "minilm"
     inverter: str | None = None
     encrypt_at_rest: bool = True
@@ -72,7 +74,7 @@ class ServerConfig:
             tenants[name] = Tenant(name, keys, int(t.get("embed_per_minute", 600)), int(t.get("invert_per_minute", 60)))
         data_dir = Path(raw.pop("data_dir", path.parent / "unembed-data"))
         key_file = raw.pop("store_key_file", None)
-        known = {"max_body_bytes", "max_batch", "embedder", "inverter", "encrypt_at_rest"}
+        known = {"max_body_bytes", "max_batch", "max_invert_queue", "embedder", "inverter", "encrypt_at_rest"}
         unknown = set(raw) - known
         if unknown:
             raise InputError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
