@@ -82,6 +82,10 @@ invert_per_minute = 12
 
 [tenants.globex]
 key_sha256 = "{hash_key('globex-key')}"
+
+[tenants.initech]
+key_sha256 = "{hash_key('initech-key')}"
+stores = ["ledger"]
 ''')
     cfg = ServerConfig.load(cfg_file)
     port = _free_port()

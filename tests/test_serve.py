@@ -53,6 +53,11 @@ def test_keys_tenants_limits_and_logs(server):
     r = globex.post("/v1/rag/ask", json={"store": "notes", "questions": ["How many trawlers?"], "k": 1})
     assert r.status_code == 404 and r.json()["error"] == "no store named 'notes'"
     assert globex.get("/v1/rag/stores").json() == {"stores": []}
+    initech = client(base, "initech-key")  # its config fixes its stores to ["ledger"]
+    doc = {"id": "a", "text": "Quarterly ledger closed."}
+    assert initech.post("/v1/rag/ingest", json={"store": "notes", "documents": [doc]}).status_code == 403
+    assert initech.post("/v1/rag/ingest", json={"store": "ledger", "documents": [doc]}).status_code == 200
+    assert initech.post("/v1/rag/ask", json={"store": "notes", "questions": ["x"], "k": 1}).status_code == 404
     assert acme.get("/v1/rag/stores").json() == {"stores": ["notes"]}
     r = globex.post("/v1/rag/ask", json={"store": "../acme", "questions": ["x"]})
     assert r.status_code == 422 and r.json()["error"].startswith("invalid request: store: String should match pattern")

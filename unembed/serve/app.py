@@ -227,9 +227,16 @@ def create_app(config: ServerConfig):
             raise HTTPException(429, f"rate limit: {per_minute} {kind} items per minute for this tenant",
                                 headers={"Retry-After": "60"})
 
+    def allowed(t: Tenant, name: str, kind: str, create: bool) -> None:
+        if t.stores is not None and name not in t.stores:
+            if create:
+                raise HTTPException(403, f"this tenant's {kind}s are fixed by the server config; {name!r} is not one")
+            raise HTTPException(404, f"no {kind} named {name!r}")
+
     def store_for(t: Tenant, name: str, create: bool = False, mode: str = "lossy"):
         from ..store import open_store, store_exists
         path = config.store_path(t, name)
+        allowed(t, name, "store", create)
         if create:
             from ..invert.registry import default_inverter
             from ..rag.ingest import open_or_create
@@ -243,6 +250,7 @@ def create_app(config: ServerConfig):
         from ..concepts import ConceptMemory
         from ..concepts.memory import INFO_FILE
         path = config.memory_path(t, name)
+        allowed(t, name, "memory", create)
         if create:
             emb = embedder()
             return ConceptMemory.open_or_create(path, emb.name, emb.dim, key)

@@ -10,6 +10,7 @@
     key_sha256 = ["9f86d08…"]          # unembed serve --hash-key KEY prints this
     embed_per_minute = 600              # texts embedded per minute
     invert_per_minute = 60              # vectors inverted per minute
+    stores = ["notes", "ideas"]         # optional: the only store/memory names it may use
 
 A tenant's stores live under data_dir/tenants/<tenant>/: names are resolved there only, so one
 tenant cannot name, list or probe another's. Every store and memory the server creates has its
@@ -40,6 +41,7 @@ class Tenant:
     key_sha256: list[str]
     embed_per_minute: int = 600
     invert_per_minute: int = 60
+    stores: list[str] | None = None  # the store and memory names it may use; None: any it creates
 
 
 @dataclass
@@ -71,7 +73,11 @@ class ServerConfig:
             keys = [keys] if isinstance(keys, str) else list(keys)
             if not keys or not all(re.fullmatch(r"[0-9a-f]{64}", k) for k in keys):
                 raise InputError(f"{path}: tenant {name!r} needs key_sha256 = 64 hex digits (unembed serve --hash-key KEY)")
-            tenants[name] = Tenant(name, keys, int(t.get("embed_per_minute", 600)), int(t.get("invert_per_minute", 60)))
+            stores = t.get("stores")
+            if stores is not None and not (isinstance(stores, list) and all(isinstance(x, str) and NAME.fullmatch(x) for x in stores)):
+                raise InputError(f"{path}: tenant {name!r}: stores = a list of names (letters, digits, '_', '.', '-')")
+            tenants[name] = Tenant(name, keys, int(t.get("embed_per_minute", 600)), int(t.get("invert_per_minute", 60)),
+                                   stores)
         data_dir = Path(raw.pop("data_dir", path.parent / "unembed-data"))
         key_file = raw.pop("store_key_file", None)
         known = {"max_body_bytes", "max_batch", "max_invert_queue", "embedder", "inverter", "encrypt_at_rest"}
