@@ -51,10 +51,13 @@ def load_inverter(spec: str | None, embedder):
         index = ReferenceIndex(embedder, _reference(arg or None))
         if kind == "lookup":
             return LookupInverter(embedder, index, name=spec)
+        from .fluency import FluencyPolisher, TrigramLM
         from .probe import WordProbe, build_vocab
         from .search import SearchInverter
-        probe = WordProbe(embedder, build_vocab(read_split("train") if not arg else index.texts))
-        return SearchInverter(embedder, index, name=spec, probe=probe)
+        words = read_split("train") if not arg else index.texts
+        probe = WordProbe(embedder, build_vocab(words))
+        polisher = FluencyPolisher(embedder, TrigramLM.for_texts(words))
+        return SearchInverter(embedder, index, name=spec, probe=probe, polisher=polisher)
     if kind in ("zero-shot", "zero-shot+grad"):
         return zero_shot(embedder, spec, arg, gradient=kind.endswith("+grad"))
     if kind in ("align", "align+search"):

@@ -5,7 +5,8 @@ insert, swap, splice with another neighbour), re-embed every proposal and keep t
 embeddings are closest to the target. Proposals draw words from the neighbours and from the word
 probe (the vocabulary words whose own embeddings are nearest the target), so the search stays on
 the target's topic yet can reach names and numbers no neighbour holds. Black-box: it only ever
-calls `embedder.embed`.
+calls `embedder.embed`. A last stage (fluency.py) reorders the words the search found towards a
+trigram model of the training split, keeping only orders that lose no cosine.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class SearchInverter:
     def __init__(self, embedder, index: ReferenceIndex, name: str = "search", neighbours: int = 32,
                  proposals: int = 48, threshold: float = 0.995, seed: int = 0, probe=None,
                  probe_words: int = 64, probe_weight: float = 2.0, max_queries: int | None = None,
-                 gradient=None):
+                 gradient=None, polisher=None):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -53,6 +54,7 @@ class SearchInverter:
         self.queries_per_text: list[int] = []  # of the last invert() call
         self.trace: list[list[tuple[float, str]]] = []  # of the last invert() call: per text, per step
         self.gradient = gradient  # a GradientProposer: white-box swaps, tried before random edits
+        self.polisher = polisher  # a FluencyPolisher: reorders the result at no cost in cosine
         self.probe = probe
         self.probe_words = probe_words
         self.probe_weight = probe_weight  # per word, against a neighbour word's count of occurrences
@@ -155,6 +157,15 @@ class SearchInverter:
                 st.trace.append((st.beam[0][0], " ".join(st.beam[0][1])))
                 if st.beam[0][0] >= self.threshold or st.beam[0][0] <= best_before + 1e-6:
                     st.done = True  # close enough, or no proposal helped: stop spending queries
+        texts = [" ".join(st.beam[0][1]) for st in states]
+        if self.polisher is not None and steps > 0:
+            polished = self.polisher.polish(texts, v)
+            changed = [i for i, (a, b) in enumerate(zip(texts, polished)) if a != b]
+            if changed:
+                cos = (self.embedder.embed([polished[i] for i in changed]) * v[changed]).sum(1)
+                for i, c in zip(changed, cos):
+                    states[i].trace.append((float(c), polished[i]))
+            texts = polished
         self.queries_per_text = [st.queries for st in states]
         self.trace = [st.trace for st in states]
-        return [" ".join(st.beam[0][1]) for st in states]
+        return texts
