@@ -246,7 +246,8 @@ def rag_ingest(
     if str(json_out) != "-":
         out.print(f"{summary['files']} files: {summary['added']} added, {summary['replaced']} replaced, "
                   f"{summary['unchanged']} unchanged · {summary['chunks_added']} chunks written · "
-                  f"{summary['store_chunks']} in the store ({st.info.mode}, {st.info.encoding})")
+                  f"{summary['store_chunks']} in the store ({st.info.mode}, {st.info.encoding}"
+                  f"{', sealed at rest' if st.info.cipher else ''})")
     _write_json(summary, json_out)
 
 
