@@ -177,6 +177,13 @@ def test_encrypted_store_seals_vectors_and_refuses_wrong_keys(tmp_path, minilm, 
     assert st.search(q, k=1)[0].id == want[0][0] and st.count() == plain.count()
     st.delete(st.rows()[0].doc)  # and it stays writable and readable
     assert st.count() < plain.count() and len(st.rows()) == st.count()
+    # key rotation: re-sealed in place; the new key opens it, the old one no longer does
+    new_key = b"the next store key, rotated"
+    st = st.rekey(new_key)
+    assert [h.id for h in open_store(tmp_path / "sealed", key=new_key).search(q, k=3)] == [h.id for h in st.search(q, k=3)]
+    with pytest.raises(StoreError, match="wrong store key"):
+        open_store(tmp_path / "sealed", key=key)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k", "plain", "sealed"]  # no leftovers
 
 
 def test_encrypted_memory_round_trip(tmp_path, minilm):

@@ -279,10 +279,33 @@ def rag_info(store: StoreOpt = ..., json_out: JsonOpt = None):
               "documents": {d: {"chunks": s.rows, "complete": s.complete} for d, s in docs.items()}}
     if str(json_out) != "-":
         out.print(f"{st.info.mode} store · {st.info.encoding} · {st.info.embedder} ({st.info.dim}-d) · "
-                  f"inverter {st.info.inverter} · {report['chunks']} chunks · {report['disk_bytes']:,} bytes")
+                  f"inverter {st.info.inverter} · {report['chunks']} chunks · {report['disk_bytes']:,} bytes"
+                  + (" · sealed at rest" if st.info.cipher else ""))
         for d, s in docs.items():
             out.print(f"  {d}  {s.rows} chunks" + ("" if s.complete else "  [red](incomplete: re-run ingest)[/]"), highlight=False)
     _write_json(report, json_out)
+
+
+@rag_app.command("rekey")
+@friendly
+def rag_rekey(
+    store: StoreOpt = ...,
+    new_key_file: Annotated[Optional[Path], typer.Option("--new-key-file", help="The new store key (16+ bytes).")] = None,
+    decrypt: Annotated[bool, typer.Option("--decrypt", help="Store the vectors in the clear instead.")] = False,
+):
+    """Re-seal a store's vectors under a new key (the current key comes from $UNEMBED_STORE_KEY_FILE / $UNEMBED_STORE_KEY)."""
+    from .errors import InputError
+    from .store import open_store
+    from .store.crypto import read_store_key
+
+    if (new_key_file is None) == (not decrypt):
+        raise InputError("give exactly one of --new-key-file FILE or --decrypt")
+    new_key = None if decrypt else read_store_key(new_key_file)
+    st = open_store(store)
+    if not hasattr(st, "rekey"):
+        raise InputError("rekey is for LanceDB stores")
+    st = st.rekey(new_key)
+    out.print(f"{store}: {st.count()} vectors " + ("sealed under the new key" if new_key else "now stored in the clear"))
 
 
 @rag_app.command("ask")

@@ -227,5 +227,27 @@ class LanceStore:
         new.table.add(pa.table(cols, schema=_schema(info)))
         return new
 
+    def rekey(self, new_key: bytes | None) -> "LanceStore":
+        """Re-seal every vector under `new_key` (None: store them in the clear), in place.
+
+        Builds the re-sealed copy beside the store and swaps the directories with renames, so a
+        crash leaves either the old store or the new one at `path` (plus a `.rekey`/`.old`
+        leftover to delete), never a store whose rows and key fingerprint disagree."""
+        import shutil
+        from dataclasses import replace
+        fresh, old = self.path.with_name(self.path.name + ".rekey"), self.path.with_name(self.path.name + ".old")
+        for leftover in (fresh, old):
+            if leftover.exists():
+                raise StoreError(f"{leftover} exists: a rekey was interrupted; check it and delete it first")
+        vectors = np.stack([h.vector for h in self.rows()]) if self.count() else np.zeros((0, self.info.dim), np.float32)
+        if len(vectors):
+            self.copy_with_vectors(fresh, vectors, replace(self.info), new_key)
+        else:
+            LanceStore.create(fresh, replace(self.info), new_key)
+        self.path.rename(old)
+        fresh.rename(self.path)
+        shutil.rmtree(old)
+        return LanceStore.open(self.path, new_key)
+
     def disk_bytes(self) -> int:
         return dir_bytes(self.path)
