@@ -150,35 +150,41 @@ def test_fuzzed_from_the_openapi_schema_never_a_500(server, tmp_path):
             assert isinstance(body.get("error"), str) and body["error"], body
 
 
-def test_inversion_queue_sheds_load_with_503():
+def test_inversion_queue_is_fair_and_sheds_load_with_503():
     import threading
+    import time
 
     from fastapi import HTTPException
 
     from unembed.serve.app import InversionQueue
-    q, inside, release = InversionQueue(depth=2), threading.Event(), threading.Event()
+    q, order, release = InversionQueue(depth=4, per_tenant=3), [], threading.Event()
 
-    def hold():
-        with q.slot():
-            inside.set()
-            release.wait(10)
-    first = threading.Thread(target=hold)
-    first.start()
-    inside.wait(10)
-    def wait():
-        with q.slot():  # queued behind the first
-            pass
-    waiter = threading.Thread(target=wait)
-    waiter.start()
-    for _ in range(100):
-        if q.held == 2:
-            break
-        threading.Event().wait(0.01)
-    with pytest.raises(HTTPException) as shed:
-        with q.slot():
+    def job(tenant, hold=False):
+        with q.slot(tenant):
+            order.append(tenant)
+            if hold:
+                release.wait(10)
+    threads = [threading.Thread(target=job, args=("a", True))]
+    threads[0].start()
+    while q.held < 1:
+        time.sleep(0.01)
+    for tenant in ("a", "a", "b"):  # a's burst arrives before b's one request
+        threads.append(threading.Thread(target=job, args=(tenant,)))
+        threads[-1].start()
+        while q.held < len(threads):
+            time.sleep(0.01)
+    with pytest.raises(HTTPException) as shed:  # 4 held: the queue is full
+        with q.slot("c"):
             pass
     assert shed.value.status_code == 503 and "busy" in shed.value.detail
     release.set()
-    first.join(10)
-    waiter.join(10)
+    for th in threads:
+        th.join(10)
+    assert order == ["a", "b", "a", "a"]  # b, served never, goes before a's waiting burst
     assert q.held == 0
+    q2 = InversionQueue(depth=8, per_tenant=1)
+    with q2.slot("a"):
+        with pytest.raises(HTTPException, match=None) as one_tenant:
+            with q2.slot("a"):
+                pass
+    assert "this tenant's" in one_tenant.value.detail

@@ -115,26 +115,52 @@ class RateLimiter:
 
 class InversionQueue:
     """One inversion at a time (the search inverter keeps per-call state, and two would only share the
-    same cores); at most `depth` requests holding or awaiting the slot, and the rest are shed with a
-    503 at once rather than left waiting minutes."""
+    same cores). When the slot frees, the waiting tenant served longest ago goes next, so one tenant's
+    burst cannot starve another. At most `depth` requests hold or await the slot, and at most
+    `per_tenant` of them from one tenant; the rest are shed with a 503 at once rather than left
+    waiting minutes."""
 
-    def __init__(self, depth: int):
-        self.depth, self.held = depth, 0
-        self._run, self._count = threading.Lock(), threading.Lock()
+    def __init__(self, depth: int, per_tenant: int | None = None):
+        self.depth, self.per_tenant = depth, per_tenant or depth
+        self._cv = threading.Condition()
+        self._waiting: list[tuple[int, str]] = []  # (ticket, tenant), in arrival order
+        self._running = False
+        self._per: dict[str, int] = defaultdict(int)
+        self._last: dict[str, int] = {}  # tenant -> serial number of its latest turn
+        self._tickets = self._turns = 0
+
+    @property
+    def held(self) -> int:
+        return len(self._waiting) + self._running
+
+    def _next(self) -> int:
+        return min(self._waiting, key=lambda w: (self._last.get(w[1], 0), w[0]))[0]
 
     @contextmanager
-    def slot(self):
-        with self._count:
+    def slot(self, tenant: str = ""):
+        with self._cv:
             if self.held >= self.depth:
                 raise HTTPException(503, f"busy: {self.held} inversions running or queued; retry shortly",
                                     headers={"Retry-After": "10"})
-            self.held += 1
+            if self._per[tenant] >= self.per_tenant:
+                raise HTTPException(503, f"busy: {self._per[tenant]} of this tenant's inversions are running or "
+                                         "queued; retry shortly", headers={"Retry-After": "10"})
+            ticket, self._tickets = self._tickets, self._tickets + 1
+            self._waiting.append((ticket, tenant))
+            self._per[tenant] += 1
+            while self._running or self._next() != ticket:
+                self._cv.wait()
+            self._waiting.remove((ticket, tenant))
+            self._running = True
+            self._turns += 1
+            self._last[tenant] = self._turns
         try:
-            with self._run:
-                yield
+            yield
         finally:
-            with self._count:
-                self.held -= 1
+            with self._cv:
+                self._running = False
+                self._per[tenant] -= 1
+                self._cv.notify_all()
 
 
 class AccessLog:
@@ -177,7 +203,7 @@ def create_app(config: ServerConfig):
                 models["inverter"] = load_inverter(config.inverter, embedder())
             return models["inverter"]
 
-    inversions = InversionQueue(config.max_invert_queue)
+    inversions = InversionQueue(config.max_invert_queue, config.max_invert_queue_per_tenant)
     key = config.store_key
 
     @app.middleware("http")
@@ -295,7 +321,7 @@ def create_app(config: ServerConfig):
             raise InputError("vectors: every row must have the same length") from None
         inv = inverter()
         steps, beam = resolve_settings(inv, req.steps, req.beam)
-        with inversions.slot():
+        with inversions.slot(t.name):
             texts = inv.invert(vecs, steps=steps, beam=beam)
         cos = (emb.embed(texts) * vecs).sum(1)
         access.write(tenant=t.name, endpoint="/v1/invert", items=len(vecs), status=200)
@@ -312,7 +338,7 @@ def create_app(config: ServerConfig):
         emb, inv = embedder(), inverter()
         steps, beam = resolve_settings(inv, req.steps, req.beam)
         vec = emb.embed([req.input])
-        with inversions.slot():
+        with inversions.slot(t.name):
             text = inv.invert(vec, steps=steps, beam=beam)[0]
             trace = list(getattr(inv, "trace", [[]])[0]) or [(None, text)]
         cos = float(emb.embed([text])[0] @ vec[0])
@@ -331,7 +357,7 @@ def create_app(config: ServerConfig):
         batch(len(req.inputs), "inputs")
         limit(t, "invert", 1, t.invert_per_minute, "/v1/blend")
         inv = inverter()
-        with inversions.slot():
+        with inversions.slot(t.name):
             res = ConceptSpace(embedder(), inv, *resolve_settings(inv, req.steps, req.beam)).blend(
                 req.inputs, req.weights, req.method)
         access.write(tenant=t.name, endpoint="/v1/blend", items=len(req.inputs), status=200)
@@ -355,7 +381,7 @@ def create_app(config: ServerConfig):
         limit(t, "invert", len(req.questions) * req.k, t.invert_per_minute, "/v1/rag/ask")
         inv = inverter()  # the server's, when the store was built for it; else RAG loads the store's own
         rag = RAG(st, embedder(), inv if st.info.inverter == inv.name else None, None, req.steps, req.beam)
-        with inversions.slot():
+        with inversions.slot(t.name):
             results = rag.ask(req.questions, k=req.k, generate=False)
         access.write(tenant=t.name, endpoint="/v1/rag/ask", store=req.store, items=len(req.questions), status=200)
         return {"results": results}
@@ -393,7 +419,7 @@ def create_app(config: ServerConfig):
         if req.invert and concepts:
             limit(t, "invert", len(concepts), t.invert_per_minute, "/v1/memory/show")
             inv = inverter()
-            with inversions.slot():
+            with inversions.slot(t.name):
                 texts = inv.invert(np.stack([c.vector for c in concepts]), *resolve_settings(inv, req.steps, req.beam))
         access.write(tenant=t.name, endpoint="/v1/memory/show", store=req.memory, items=len(concepts), status=200)
         return {"concepts": [{"id": c.id, "count": c.count, "text": x, "created": c.created, "updated": c.updated,
@@ -417,7 +443,7 @@ def create_app(config: ServerConfig):
         n = min(req.sample, len(vecs))
         limit(t, "invert", n, t.invert_per_minute, "/v1/audit")
         emb, inv = embedder(), inverter()
-        with inversions.slot():
+        with inversions.slot(t.name):
             rep = audit(vecs, emb, inv, *resolve_settings(inv, req.steps, req.beam), truth=texts, sample=n,
                         seed=req.seed, progress=False)
         access.write(tenant=t.name, endpoint="/v1/audit", store=req.store, items=n, status=200)

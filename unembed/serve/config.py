@@ -5,6 +5,7 @@
     max_body_bytes = 1_000_000
     max_batch = 64
     max_invert_queue = 8                  # inversions running or waiting; more are shed with 503
+    max_invert_queue_per_tenant = 4       # optional: at most this many of them from one tenant
 
     [tenants.acme]
     key_sha256 = ["9f86d08…"]          # unembed serve --hash-key KEY prints this
@@ -51,6 +52,7 @@ class ServerConfig:
     max_body_bytes: int = 1_000_000
     max_batch: int = 64
     max_invert_queue: int = 8  # inversions running or waiting; more get 503 at once
+    max_invert_queue_per_tenant: int | None = None  # of those, at most this many from one tenant (None: no cap)
     embedder: str = "minilm"
     inverter: str | None = None
     encrypt_at_rest: bool = True
@@ -80,7 +82,8 @@ class ServerConfig:
                                    stores)
         data_dir = Path(raw.pop("data_dir", path.parent / "unembed-data"))
         key_file = raw.pop("store_key_file", None)
-        known = {"max_body_bytes", "max_batch", "max_invert_queue", "embedder", "inverter", "encrypt_at_rest"}
+        known = {"max_body_bytes", "max_batch", "max_invert_queue", "max_invert_queue_per_tenant", "embedder",
+                 "inverter", "encrypt_at_rest"}
         unknown = set(raw) - known
         if unknown:
             raise InputError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
