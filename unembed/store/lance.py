@@ -104,7 +104,7 @@ class LanceStore:
         rows = encode(check_vectors(vectors, self.info.dim), self.info.encoding)
         ids = [c.id for c in chunks]
         cols = {
-            "id": [c.id for c in chunks], "doc": [c.doc for c in chunks], "chunk": [c.chunk for c in chunks],
+            "id": ids, "doc": [c.doc for c in chunks], "chunk": [c.chunk for c in chunks],
             "source": [c.source for c in chunks], "position": [c.position for c in chunks],
             "hash": [self.info.chunk_hash(c.text) for c in chunks], "doc_hash": [c.doc_hash for c in chunks],
             "n_chunks": [c.n_chunks for c in chunks],
@@ -154,8 +154,9 @@ class LanceStore:
             rows = column_to_numpy(t["vector"], enc, dim)
         return decode(rows, enc, dim)
 
-    def _hits(self, t: pa.Table, scores) -> list[Hit]:
-        vecs = self._vectors(t)
+    def _hits(self, t: pa.Table, scores, vecs: np.ndarray | None = None) -> list[Hit]:
+        """Rows of `t` as hits; `vecs`, when the caller has already decoded them, saves decoding twice."""
+        vecs = self._vectors(t) if vecs is None else vecs
         texts = t["text"].to_pylist() if "text" in t.column_names else [None] * len(t)
         return [Hit(i, d, c, float(s), v, tx, src, p) for i, d, c, s, v, tx, src, p in zip(
             t["id"].to_pylist(), t["doc"].to_pylist(), t["chunk"].to_pylist(), scores, vecs, texts,
@@ -177,13 +178,12 @@ class LanceStore:
         if self.count() == 0:
             return []
         enc = self.info.encoding
-        if self.cipher:
-            enc = "sealed"  # the database sees ciphertext: decrypt and scan exactly, below
-        if enc in ("f32", "f16"):
+        native = not self.cipher  # a sealed column is ciphertext to the database: decrypt and scan, below
+        if native and enc in ("f32", "f16"):
             query = self.table.search(q, vector_column_name="vector").distance_type("cosine").limit(k)
             t = (query.where(where, prefilter=True) if where else query).to_arrow()
             return self._hits(t, 1.0 - t["_distance"].to_numpy())
-        if enc == "binary":  # LanceDB's native Hamming search on the packed sign bits
+        if native and enc == "binary":  # LanceDB's native Hamming search on the packed sign bits
             packed = encode(q[None], "binary")[0]
             query = self.table.search(packed, vector_column_name="vector").distance_type("hamming").limit(k)
             t = (query.where(where, prefilter=True) if where else query).to_arrow()
@@ -193,7 +193,7 @@ class LanceStore:
         mask = np.asarray(t["doc"].to_pylist(), dtype=object) == doc if doc else np.ones(len(t), bool)
         scores = np.where(mask, vecs @ q, -np.inf)
         top = [i for i in np.argsort(-scores)[:k] if np.isfinite(scores[i])]
-        return self._hits(t.take(top), scores[top])
+        return self._hits(t.take(top), scores[top], vecs[top])
 
     @_guarded
     def get(self, ids: list[str]) -> list[Hit]:
@@ -207,19 +207,22 @@ class LanceStore:
             raise InputError(f"no chunk with id {missing[0]!r} in {self.path}")
         return [found[i] for i in ids]
 
-    def _ordered(self) -> pa.Table:
-        """Every row, by document then chunk: the order `rows()` and `copy_with_vectors` share."""
-        t, _ = self._all()
-        return t.sort_by([("doc", "ascending"), ("chunk", "ascending")])
+    def _ordered(self) -> tuple[pa.Table, np.ndarray]:
+        """Every row and its decoded vector, by document then chunk: the order `rows()` and
+        `copy_with_vectors` share."""
+        import pyarrow.compute as pc
+        t, vecs = self._all()
+        order = pc.sort_indices(t, sort_keys=[("doc", "ascending"), ("chunk", "ascending")]).to_numpy()
+        return t.take(order), vecs[order]
 
     def rows(self) -> list[Hit]:
         """Every chunk, in document order (what an audit reads)."""
-        t = self._ordered()
-        return self._hits(t, [1.0] * len(t))
+        t, vecs = self._ordered()
+        return self._hits(t, [1.0] * len(t), vecs)
 
     def copy_with_vectors(self, path, vectors: np.ndarray, info: StoreInfo, key: bytes | None = None) -> "LanceStore":
         """A new store at `path` holding this one's rows (same order as `rows()`) with other vectors."""
-        t = self._ordered()
+        t, _ = self._ordered()
         new = LanceStore.create(path, info, key)
         rows = encode(check_vectors(vectors, info.dim), info.encoding)
         cols = {n: t[n] for n in _schema(info).names if n != "vector"}
@@ -239,9 +242,8 @@ class LanceStore:
         for leftover in (fresh, old):
             if leftover.exists():
                 raise StoreError(f"{leftover} exists: a rekey was interrupted; check it and delete it first")
-        vectors = np.stack([h.vector for h in self.rows()]) if self.count() else np.zeros((0, self.info.dim), np.float32)
-        if len(vectors):
-            self.copy_with_vectors(fresh, vectors, replace(self.info), new_key)
+        if self.count():
+            self.copy_with_vectors(fresh, self._ordered()[1], replace(self.info), new_key)
         else:
             LanceStore.create(fresh, replace(self.info), new_key)
         self.path.rename(old)
