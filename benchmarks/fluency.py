@@ -63,7 +63,7 @@ def main() -> None:
     for tol in (0.0, 0.005, 0.01, 0.02, 0.05):
         pol = FluencyPolisher(emb, lm, tolerance=tol)
         t = time.perf_counter()
-        out = pol.polish(cached["hyps"], targets)
+        out, _ = pol.polish(cached["hyps"], targets)
         rows.append({"variant": f"search + fluency (tolerance {tol})", "tolerance": tol,
                      "extra_seconds_per_text": round((time.perf_counter() - t) / len(refs), 3),
                      **score(out, refs, targets, emb)})

@@ -93,12 +93,13 @@ class FluencyPolisher:
         self.embedder, self.lm = embedder, lm
         self.tolerance, self.rounds, self.tries = tolerance, rounds, tries
 
-    def polish(self, texts: list[str], targets: np.ndarray) -> list[str]:
-        out = []
+    def polish(self, texts: list[str], targets: np.ndarray) -> tuple[list[str], list[float]]:
+        """The reordered texts and each one's cosine to its target."""
+        out, cosines = [], []
         start = (self.embedder.embed(texts) * targets).sum(1) if texts else []
         for text, target, cos0 in zip(texts, targets, start):
-            best = tuple(text.split())
-            floor = float(cos0) - self.tolerance
+            best, best_cos = tuple(text.split()), float(cos0)
+            floor = best_cos - self.tolerance
             best_lm = self.lm.score(list(best))
             for _ in range(self.rounds):
                 cands = sorted(((self.lm.score(list(c)), c) for c in reorderings(best)), reverse=True)
@@ -106,9 +107,10 @@ class FluencyPolisher:
                 if not cands:
                     break
                 cos = self.embedder.embed([" ".join(c) for _, c in cands]) @ target
-                ok = [(s, c) for (s, c), k in zip(cands, cos) if k >= floor]
+                ok = [(s, c, float(k)) for (s, c), k in zip(cands, cos) if k >= floor]
                 if not ok:
                     break
-                best_lm, best = ok[0]
+                best_lm, best, best_cos = ok[0]
             out.append(" ".join(best))
-        return out
+            cosines.append(best_cos)
+        return out, cosines

@@ -159,12 +159,10 @@ class SearchInverter:
                     st.done = True  # close enough, or no proposal helped: stop spending queries
         texts = [" ".join(st.beam[0][1]) for st in states]
         if self.polisher is not None and steps > 0:
-            polished = self.polisher.polish(texts, v)
-            changed = [i for i, (a, b) in enumerate(zip(texts, polished)) if a != b]
-            if changed:
-                cos = (self.embedder.embed([polished[i] for i in changed]) * v[changed]).sum(1)
-                for i, c in zip(changed, cos):
-                    states[i].trace.append((float(c), polished[i]))
+            polished, cosines = self.polisher.polish(texts, v)
+            for st, before, after, c in zip(states, texts, polished, cosines):
+                if after != before:
+                    st.trace.append((c, after))
             texts = polished
         self.queries_per_text = [st.queries for st in states]
         self.trace = [st.trace for st in states]
