@@ -229,14 +229,11 @@ def rag_ingest(
     from .errors import InputError
     from .invert.registry import default_inverter
     from .rag.ingest import ingest, open_or_create
-    from .store.crypto import read_store_key
+    from .store.crypto import key_to_encrypt
 
-    key = read_store_key()
-    if encrypt and key is None:
-        raise InputError("--encrypt needs a key: set $UNEMBED_STORE_KEY_FILE (or $UNEMBED_STORE_KEY)")
+    key = key_to_encrypt(encrypt)
     emb = load_embedder(embedder)
-    st = open_or_create(store, emb, inverter or default_inverter(emb.name), mode, encoding, lossy_pattern,
-                        key if encrypt else None)
+    st = open_or_create(store, emb, inverter or default_inverter(emb.name), mode, encoding, lossy_pattern, key)
     if encrypt and not st.info.cipher:
         raise InputError(f"{store} already exists unencrypted; --encrypt applies to a new store")
     if inverter is not None:
@@ -465,13 +462,10 @@ def _memory(store: Path, embedder: Optional[str] = None, create: bool = False, e
     from .concepts import ConceptMemory
     from .concepts.memory import INFO_FILE
     from .embed import load_embedder
-    from .errors import InputError
-    from .store.crypto import read_store_key
+    from .store.crypto import key_to_encrypt
 
     if create and not (Path(store) / INFO_FILE).exists():
-        key = read_store_key() if encrypt else None
-        if encrypt and key is None:
-            raise InputError("--encrypt needs a key: set $UNEMBED_STORE_KEY_FILE (or $UNEMBED_STORE_KEY)")
+        key = key_to_encrypt(encrypt)
         emb = load_embedder(embedder or "minilm")
         return ConceptMemory.open_or_create(store, emb.name, emb.dim, key), emb
     info = ConceptMemory.open(store).info

@@ -45,6 +45,16 @@ def read_store_key(key_file: str | os.PathLike | None = None) -> bytes | None:
     return key
 
 
+def key_to_encrypt(encrypt: bool) -> bytes | None:
+    """The key a new store or memory is sealed with when `--encrypt` asks for it; None when it does not."""
+    if not encrypt:
+        return None
+    key = read_store_key()
+    if key is None:
+        raise InputError(f"--encrypt needs a key: set ${KEY_FILE_ENV} (or ${KEY_ENV})")
+    return key
+
+
 class VectorCipher:
     """Seals float rows to bytes and back; `fingerprint` identifies the key without revealing it."""
 
