@@ -1,0 +1,58 @@
+"""`unembed train` on the tiny corpus with the real minilm: exports, resumes, loads, and feeds the search."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from unembed.errors import InputError, UnknownModelError
+from unembed.invert.train import TrainConfig, train
+from unembed.invert.wordhead import WordPredictor
+
+
+def _cfg(out, **kw):
+    base = dict(embedder="minilm", out=str(out), vocab_size=400, hidden=64, bottleneck=32, epochs=2,
+                batch_size=64, train_limit=384, val_limit=64, checkpoint_every=2, warmup=2, lr=5e-3)
+    return TrainConfig(**(base | kw))
+
+
+def test_train_exports_and_resumes_bit_exact(isolated_home):
+    full = _cfg(isolated_home / "full")
+    last = train(full, log=lambda _: None)
+    assert last["epoch"] == 2 and last["step"] == 12
+    history = json.loads((isolated_home / "full" / "metrics.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert history[1]["train_loss"] < history[0]["train_loss"]
+
+    # stop after the first step (max_minutes=0), then the same config resumes it to the end
+    part = isolated_home / "part"
+    stopped = train(_cfg(part, max_minutes=0), log=lambda _: None)
+    assert stopped == {"step": 1, "total": 12, "stopped": True}
+    assert not (part / "weights.pt").exists()
+    lines = []
+    train(_cfg(part), log=lines.append)
+    assert lines[0] == "resuming at step 1 of 12"
+    a = torch.load(isolated_home / "full" / "weights.pt")
+    b = torch.load(part / "weights.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    with pytest.raises(InputError, match="another config"):
+        train(_cfg(part, lr=1e-3), log=lambda _: None)
+
+
+def test_word_predictor_loads_and_checks_input(isolated_home, minilm):
+    out = isolated_home / "wh"
+    train(_cfg(out, epochs=1), log=lambda _: None)
+    head = WordPredictor.load(out)
+    assert (head.embedder_name, head.dim, len(head.vocab)) == ("minilm", 384, 400)
+    v = minilm.embed(["The government said the economy grew."])
+    top = head.top(v, 10)
+    assert len(top[0]) == 10 and all(0 <= p <= 1 for _, p in top[0])
+    assert [p for _, p in top[0]] == sorted((p for _, p in top[0]), reverse=True)
+    with pytest.raises(InputError, match="384"):
+        head.top(np.ones((1, 10), np.float32))
+    with pytest.raises(InputError, match="NaN"):
+        head.top(np.full((1, 384), np.nan, np.float32))
+    (out / "config.json").write_text("{}")
+    with pytest.raises(UnknownModelError, match="not a word head"):
+        WordPredictor.load(out)

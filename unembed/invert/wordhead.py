@@ -1,0 +1,112 @@
+"""Word head: a trained embedding → bag-of-words model (which words, not their order).
+
+Song & Raghunathan ("Information Leakage in Embedding Models", CCS 2020) showed that a small
+classifier reads most of a sentence's words straight out of its embedding. That is the half of
+inversion a CPU can learn in minutes: an MLP from the embedder's width to one logit per
+vocabulary word, trained on the training split's embeddings to put its softmax mass on the
+sentence's words. The search
+inverter draws its proposals from the predicted words, so it spends its queries on words the text
+probably holds instead of on a neighbour's or the word probe's guesses.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ..embed.base import check_vectors
+from ..errors import UnknownModelError
+
+
+BAG_THRESHOLD = 0.02  # best bag F1 on the validation split
+
+
+@dataclass
+class WordHeadConfig:
+    dim: int  # the embedder's width: read from the embedder, never assumed
+    vocab_size: int
+    hidden: int = 1024
+    bottleneck: int = 512  # the output layer (bottleneck × vocab) holds most of the weights
+    dropout: float = 0.1
+
+
+class WordHead(nn.Module):
+    def __init__(self, config: WordHeadConfig):
+        super().__init__()
+        c = self.config = config
+        self.net = nn.Sequential(
+            nn.Linear(c.dim, c.hidden), nn.GELU(), nn.LayerNorm(c.hidden), nn.Dropout(c.dropout),
+            nn.Linear(c.hidden, c.bottleneck), nn.GELU(), nn.LayerNorm(c.bottleneck), nn.Dropout(c.dropout),
+            nn.Linear(c.bottleneck, c.vocab_size),
+        )
+
+    def forward(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Unit vectors (n, dim) → one logit per vocabulary word (n, vocab_size)."""
+        return self.net(vectors * self.config.dim ** 0.5)  # unit rows have entries ~1/√dim: lift them to ~1
+
+
+class WordPredictor:
+    """A trained word head with its vocabulary, loaded from a folder written by `unembed train`:
+    config.json (model config, embedder, metrics) + vocab.txt + weights.pt (fp16 state dict)."""
+
+    def __init__(self, model: WordHead, vocab: list[str], embedder_name: str, path: Path | None = None):
+        self.model = model.eval()
+        self.vocab = vocab
+        self.embedder_name = embedder_name
+        self.dim = model.config.dim
+        self.path = path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "WordPredictor":
+        path = Path(path)
+        try:
+            meta = json.loads((path / "config.json").read_text())
+            if meta.get("kind") != "word-head":
+                raise ValueError("config.json does not say kind: word-head")
+            vocab = (path / "vocab.txt").read_text(encoding="utf-8").split("\n")
+            state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            raise UnknownModelError(f"{path} is not a word head folder ({e.__class__.__name__}: {e})") from None
+        model = WordHead(WordHeadConfig(**meta["model"]))
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+        if len(vocab) != model.config.vocab_size:
+            raise UnknownModelError(f"{path}: vocab.txt has {len(vocab)} words, the model {model.config.vocab_size}")
+        return cls(model, vocab, meta["embedder"]["name"], path)
+
+    def save(self, path: str | Path, extra: dict | None = None) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.detach().half().cpu() for k, v in self.model.state_dict().items()}, path / "weights.pt")
+        (path / "vocab.txt").write_text("\n".join(self.vocab), encoding="utf-8")
+        meta = {"kind": "word-head", "embedder": {"name": self.embedder_name, "dim": self.dim},
+                "model": asdict(self.model.config)}
+        (path / "config.json").write_text(json.dumps(meta | (extra or {}), indent=2))
+
+    @torch.no_grad()
+    def probabilities(self, vectors: np.ndarray, batch: int = 1024) -> np.ndarray:
+        """(n, vocab) softmax: how the head spreads each vector over the vocabulary (rows sum to 1)."""
+        v = check_vectors(vectors, self.dim)
+        out = [torch.softmax(self.model(torch.from_numpy(v[i:i + batch])), -1).numpy() for i in range(0, len(v), batch)]
+        return np.concatenate(out) if out else np.zeros((0, len(self.vocab)), np.float32)
+
+    def top(self, vectors: np.ndarray, m: int = 64) -> list[list[tuple[str, float]]]:
+        """For each vector, its m most probable words with their probabilities, best first
+        (the same shape as WordProbe.top, so the search takes either)."""
+        p = self.probabilities(vectors)
+        m = min(m, p.shape[1])
+        idx = np.argpartition(-p, m - 1, axis=1)[:, :m]
+        out = []
+        for row, ids in zip(p, idx):
+            ids = ids[np.argsort(-row[ids])]
+            out.append([(self.vocab[i], float(row[i])) for i in ids])
+        return out
+
+    def bags(self, vectors: np.ndarray, threshold: float = BAG_THRESHOLD) -> list[set[str]]:
+        """The predicted word set of each vector (lower-cased): the words whose share of the
+        softmax is at least `threshold`."""
+        p = self.probabilities(vectors)
+        return [{self.vocab[i].lower() for i in np.flatnonzero(row >= threshold)} for row in p]
