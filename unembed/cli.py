@@ -131,6 +131,35 @@ def eval_cmd(
     _write_json(report, json_out)
 
 
+@app.command("train")
+@friendly
+def train_cmd(
+    embedder: EmbedderOpt = "minilm",
+    out_dir: Annotated[Path, typer.Option("--out", help="Run folder: checkpoint.pt, metrics.json and the exported model.")] = Path("runs/minilm-words"),
+    epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 4,
+    batch_size: Annotated[int, typer.Option(help="Sentences per step.")] = 512,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warmup then cosine).")] = 2e-3,
+    vocab_size: Annotated[int, typer.Option(help="Words the head predicts (the most frequent in the training split).")] = 24000,
+    limit: Annotated[Optional[int], typer.Option(help="Train on the first N training sentences only.")] = None,
+    device: Annotated[str, typer.Option(help="auto (cuda when present), cpu or cuda.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seeds the initialisation and the data order.")] = 0,
+    max_minutes: Annotated[Optional[float], typer.Option(help="Stop, checkpointed, after this long; run again to resume.")] = None,
+    json_out: JsonOpt = None,
+):
+    """Train the word head for an embedder (resumes from OUT/checkpoint.pt when the config matches).
+    Copy OUT's config.json, vocab.txt and weights.pt to models/EMBEDDER-words to ship it."""
+    from .invert.train import TrainConfig, train
+
+    cfg = TrainConfig(embedder=embedder, out=str(out_dir), epochs=epochs, batch_size=batch_size, lr=lr,
+                      vocab_size=vocab_size, train_limit=limit, device=device, seed=seed, max_minutes=max_minutes)
+    last = train(cfg, log=lambda line: err.print(line, highlight=False))
+    if last.get("stopped"):
+        out.print(f"stopped at step {last['step']} of {last['total']}; the same command resumes it")
+    else:
+        out.print(f"validation bag-of-words F1 {last.get('val_bag_f1', 0):.3f} after {last.get('epoch', 0)} epochs → {out_dir}")
+    _write_json(last, json_out)
+
+
 @app.command()
 @friendly
 def roundtrip(
