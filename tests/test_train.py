@@ -56,3 +56,17 @@ def test_word_predictor_loads_and_checks_input(isolated_home, minilm):
     (out / "config.json").write_text("{}")
     with pytest.raises(UnknownModelError, match="not a word head"):
         WordPredictor.load(out)
+
+
+def test_shipped_word_head_reads_words_out_of_minilm_vectors(minilm):
+    from unembed.invert.registry import shipped_word_head
+
+    head = shipped_word_head(minilm)
+    assert head is not None and (head.embedder_name, head.dim) == ("minilm", 384)
+    texts = ["The government said the economy grew faster than expected.",
+             "A small boat sailed across the lake at dawn."]
+    bags = head.bags(minilm.embed(texts))
+    assert {"economy", "faster"} <= bags[0] and {"boat", "lake", "dawn"} <= bags[1]
+    top = head.top(minilm.embed(texts), 10)
+    assert {"government", "economy"} <= {w for w, _ in top[0]}
+    assert sum(p for _, p in head.top(minilm.embed(texts), 64)[0]) <= 1.0 + 1e-5  # shares of one softmax

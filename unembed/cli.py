@@ -135,7 +135,7 @@ def eval_cmd(
 @friendly
 def train_cmd(
     embedder: EmbedderOpt = "minilm",
-    out_dir: Annotated[Path, typer.Option("--out", help="Run folder: checkpoint.pt, metrics.json and the exported model.")] = Path("runs/minilm-words"),
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder: checkpoint.pt, metrics.json and the exported model (default runs/EMBEDDER-words).")] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 4,
     batch_size: Annotated[int, typer.Option(help="Sentences per step.")] = 512,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warmup then cosine).")] = 2e-3,
@@ -150,6 +150,7 @@ def train_cmd(
     Copy OUT's config.json, vocab.txt and weights.pt to models/EMBEDDER-words to ship it."""
     from .invert.train import TrainConfig, train
 
+    out_dir = out_dir or Path("runs") / f"{Path(embedder).name.split('@')[0]}-words"
     cfg = TrainConfig(embedder=embedder, out=str(out_dir), epochs=epochs, batch_size=batch_size, lr=lr,
                       vocab_size=vocab_size, train_limit=limit, device=device, seed=seed, max_minutes=max_minutes)
     last = train(cfg, log=lambda line: err.print(line, highlight=False))

@@ -66,6 +66,26 @@ class TrigramLM:
             return self.log_backoff + math.log10(n2 / self.c1[b])
         return 2 * self.log_backoff + math.log10((self.c1.get(c, 0) + 0.5) / self.total)
 
+    def arrange(self, words: list[str], width: int = 16) -> list[str]:
+        """A likely order for a bag of words: a left-to-right beam search over which word comes next."""
+        beams = [(0.0, (), tuple(words))]
+        for _ in words:
+            grown = {}
+            for s, done, left in beams:
+                w = [BOS, BOS] + [x.lower() for x in done]
+                for j, x in enumerate(left):
+                    rest = left[:j] + left[j + 1:]
+                    key = (w[-1], x.lower(), tuple(sorted(rest)))  # same context and words left: keep the better
+                    score = s + self._word(w[-2], w[-1], x.lower())
+                    if key not in grown or grown[key][0] < score:
+                        grown[key] = (score, done + (x,), rest)
+            beams = sorted(grown.values(), key=lambda b: -b[0])[:width]
+
+        def with_end(beam) -> float:
+            ctx = [BOS, BOS] + [x.lower() for x in beam[1]]
+            return beam[0] + self._word(ctx[-2], ctx[-1], EOS)
+        return list(max(beams, key=with_end)[1])
+
     def score(self, words: list[str]) -> float:
         w = [BOS, BOS] + [x.lower() for x in words] + [EOS]
         return sum(self._word(w[i - 2], w[i - 1], w[i]) for i in range(2, len(w)))

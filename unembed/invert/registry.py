@@ -39,6 +39,18 @@ def _reference(arg: str | None) -> list[str]:
     return read_split("train")[:n]
 
 
+def shipped_word_head(embedder):
+    """The trained word head shipped for this embedder (models/NAME-words), or None."""
+    from ..paths import models_dir
+    from .wordhead import WordPredictor
+
+    path = models_dir() / f"{embedder.name}-words"
+    if not (path / "config.json").exists():
+        return None
+    head = WordPredictor.load(path)
+    return head if (head.embedder_name, head.dim) == (embedder.name, embedder.dim) else None
+
+
 def default_inverter(embedder_name: str) -> str:
     """The best inverter shipped for this embedder (measured in benchmarks/)."""
     return "search"
@@ -57,7 +69,8 @@ def load_inverter(spec: str | None, embedder):
         words = read_split("train") if not arg else index.texts
         probe = WordProbe(embedder, build_vocab(words))
         polisher = FluencyPolisher(embedder, TrigramLM.for_texts(words))
-        return SearchInverter(embedder, index, name=spec, probe=probe, polisher=polisher)
+        return SearchInverter(embedder, index, name=spec, probe=probe, polisher=polisher,
+                              words=shipped_word_head(embedder))
     if kind in ("zero-shot", "zero-shot+grad"):
         return zero_shot(embedder, spec, arg, gradient=kind.endswith("+grad"))
     if kind in ("align", "align+search"):
@@ -71,7 +84,7 @@ def load_inverter(spec: str | None, embedder):
         refiner = None
         if kind == "align+search":
             from .search import SearchInverter
-            refiner = SearchInverter(embedder, inner.index, name=spec, probe=inner.probe)
+            refiner = SearchInverter(embedder, inner.index, name=spec, probe=inner.probe, words=inner.words)
         return AlignedInverter(alignment, embedder, inner, name=spec, refiner=refiner)
     raise UnknownModelError(f"unknown inverter {spec!r}: use {SPECS}")
 

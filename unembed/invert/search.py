@@ -18,6 +18,7 @@ import numpy as np
 
 from ..embed.base import check_vectors
 from .lookup import ReferenceIndex
+from .wordhead import BAG_THRESHOLD
 
 FUNCTION_WORDS = "the a an of and to in is was for on with that as by at it from or be are this not his her their".split()
 
@@ -33,13 +34,15 @@ class _State:
     done: bool = False
     queries: int = 0
     trace: list = field(default_factory=list)  # (best cosine, best text) after the seeds and each step
+    extra: list = field(default_factory=list)  # whole candidates to score in the first step (the word head's bag)
 
 
 class SearchInverter:
     def __init__(self, embedder, index: ReferenceIndex, name: str = "search", neighbours: int = 32,
                  proposals: int = 48, threshold: float = 0.995, seed: int = 0, probe=None,
                  probe_words: int = 64, probe_weight: float = 2.0, max_queries: int | None = None,
-                 gradient=None, polisher=None):
+                 gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
+                 bag_seed: bool = True):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -58,6 +61,10 @@ class SearchInverter:
         self.probe = probe
         self.probe_words = probe_words
         self.probe_weight = probe_weight  # per word, against a neighbour word's count of occurrences
+        self.words = words  # a WordPredictor (trained word head) reading the words out of the vector
+        self.word_count = word_count
+        self.word_weight = word_weight  # times √(the word's softmax share); 60 beat 20 and 150 on val
+        self.bag_seed = bag_seed  # also try the head's predicted words, arranged by the trigram model
 
     def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = idx.reshape(-1)
@@ -67,16 +74,24 @@ class SearchInverter:
         order = np.argsort(-sims, axis=1)
         return np.take_along_axis(sims, order, 1), np.take_along_axis(idx, order, 1)
 
-    def _start(self, target: np.ndarray, scores: np.ndarray, idx: np.ndarray, beam: int, probed) -> _State:
+    def _start(self, target: np.ndarray, scores: np.ndarray, idx: np.ndarray, beam: int, probed, predicted) -> _State:
         texts = [self.index.texts[i].split() for i in idx]
         counts = Counter(w for t in texts for w in t)
         for w in FUNCTION_WORDS:
             counts[w] += 1
         for w, _ in probed:
             counts[w] += self.probe_weight
+        for w, p in predicted:  # the square root flattens a softmax that often puts most mass on one word
+            counts[w] += self.word_weight * p ** 0.5
         vocab = list(counts)
         start = [(float(s), tuple(t)) for s, t in zip(scores[:beam], texts[:beam])]
-        return _State(target, vocab, [float(counts[w]) for w in vocab], texts, start, {t for _, t in start})
+        st = _State(target, vocab, [float(counts[w]) for w in vocab], texts, start, {t for _, t in start})
+        bag = [w for w, p in predicted if p >= BAG_THRESHOLD]
+        if bag and self.bag_seed and self.polisher is not None:  # the head's bag in the trigram model's order, as one more seed
+            words = self.polisher.lm.arrange(bag)
+            words[0] = words[0][:1].upper() + words[0][1:]  # most sentences open with a capital; cosine is blind to case
+            st.extra += [tuple(words), tuple(words[:-1]) + (words[-1] + ".",)]
+        return st
 
     def _propose(self, st: _State, hyp: tuple[str, ...], rng: random.Random) -> set[tuple[str, ...]]:
         out: set[tuple[str, ...]] = set()
@@ -110,9 +125,10 @@ class SearchInverter:
         g = v if guides is None else check_vectors(guides, what="guide vectors")
         scores, idx = self.index.search(g, k=max(self.neighbours, beam))
         probed = self.probe.top(g, self.probe_words) if self.probe is not None else [[] for _ in v]
+        predicted = self.words.top(g, self.word_count) if self.words is not None else [[] for _ in v]
         if guides is not None:  # the seeds' scores must come from the scoring embedder
             scores, idx = self._rescore(v, idx)
-        states = [self._start(v[i], scores[i], idx[i], beam, probed[i]) for i in range(len(v))]
+        states = [self._start(v[i], scores[i], idx[i], beam, probed[i], predicted[i]) for i in range(len(v))]
         for st in states:
             st.queries = idx.shape[1] if guides is not None else 0
             st.trace.append((st.beam[0][0], " ".join(st.beam[0][1])))
@@ -124,6 +140,14 @@ class SearchInverter:
             batch, owner = [], []
             for k, st in enumerate(live):
                 room = float("inf") if self.max_queries is None else self.max_queries - st.queries
+                for c in st.extra:
+                    if c not in st.seen:
+                        st.seen.add(c)
+                        batch.append(c)
+                        owner.append(k)
+                        st.queries += 1
+                        room -= 1
+                st.extra = []
                 for _, hyp in st.beam:
                     fresh = self._propose(st, hyp, rng) - st.seen
                     if self.max_queries is not None:  # a budget keeps a random, reproducible share
