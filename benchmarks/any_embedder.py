@@ -88,7 +88,7 @@ def main() -> None:
         print(json.dumps({"align+search": result["align_search"]["token_f1"]}), flush=True)
 
     result["zero_shot"] = []
-    for budget in [int(x) for x in args.budgets.split(",")]:
+    for budget in [int(x) for x in args.budgets.split(",") if x]:
         t = time.perf_counter()
         inv = load_inverter(f"zero-shot:{budget}", victim)
         setup = time.perf_counter() - t
