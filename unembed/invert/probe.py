@@ -36,6 +36,17 @@ def build_vocab(texts: Sequence[str], min_count: int = 2, limit: int | None = No
     return [form[k] for k, n in total.items() if n >= min_count]
 
 
+def best_words(scores: np.ndarray, vocab: Sequence[str], m: int) -> list[list[tuple[str, float]]]:
+    """Per row of an (n, len(vocab)) score matrix, the m best-scoring words with their scores, best first."""
+    m = min(m, scores.shape[1])
+    idx = np.argpartition(-scores, m - 1, axis=1)[:, :m]
+    out = []
+    for row, ids in zip(scores, idx):
+        ids = ids[np.argsort(-row[ids])]
+        out.append([(vocab[i], float(row[i])) for i in ids])
+    return out
+
+
 class WordProbe:
     def __init__(self, embedder, vocab: Sequence[str], cache: bool = True, batch_size: int = 512):
         self.vocab = list(vocab)
@@ -58,11 +69,4 @@ class WordProbe:
 
     def top(self, targets: np.ndarray, m: int = 64) -> list[list[tuple[str, float]]]:
         """For each unit target, its m nearest words with their cosines, best first."""
-        s = np.asarray(targets, np.float32) @ self.vectors.astype(np.float32).T
-        m = min(m, s.shape[1])
-        idx = np.argpartition(-s, m - 1, axis=1)[:, :m]
-        out = []
-        for row, ids in zip(s, idx):
-            ids = ids[np.argsort(-row[ids])]
-            out.append([(self.vocab[i], float(row[i])) for i in ids])
-        return out
+        return best_words(np.asarray(targets, np.float32) @ self.vectors.astype(np.float32).T, self.vocab, m)

@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from ..embed.base import check_vectors
 from ..errors import UnknownModelError
+from .probe import best_words
 
 
 BAG_THRESHOLD = 0.02  # best bag F1 on the validation split
@@ -96,14 +97,7 @@ class WordPredictor:
     def top(self, vectors: np.ndarray, m: int = 64) -> list[list[tuple[str, float]]]:
         """For each vector, its m most probable words with their probabilities, best first
         (the same shape as WordProbe.top, so the search takes either)."""
-        p = self.probabilities(vectors)
-        m = min(m, p.shape[1])
-        idx = np.argpartition(-p, m - 1, axis=1)[:, :m]
-        out = []
-        for row, ids in zip(p, idx):
-            ids = ids[np.argsort(-row[ids])]
-            out.append([(self.vocab[i], float(row[i])) for i in ids])
-        return out
+        return best_words(self.probabilities(vectors), self.vocab, m)
 
     def bags(self, vectors: np.ndarray, threshold: float = BAG_THRESHOLD) -> list[set[str]]:
         """The predicted word set of each vector (lower-cased): the words whose share of the
