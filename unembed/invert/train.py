@@ -1,10 +1,11 @@
 """`unembed train`: fit a word head (wordhead.py) to an embedder, on CPU or CUDA, resumably.
 
-One config, one loop. The training split is embedded once (cached by ReferenceIndex), each
+One config, one loop. The training split is embedded once (cached by ReferenceIndex). Each
 sentence's target is the set of its vocabulary words, spread evenly as a distribution, and the
-loss is the cross-entropy of the head's softmax against it. Every `checkpoint_every` steps and at each epoch's end the full state (weights, optimiser,
-schedule, position in the epoch) is written atomically to OUT/checkpoint.pt, so a killed run
-started again with the same config carries on where it stopped, on whichever device it now has.
+loss is the cross-entropy of the head's softmax against it. Every `checkpoint_every` steps and
+at each epoch's end the full state (weights, optimiser, step, RNG) is written atomically to
+OUT/checkpoint.pt, so a killed run started again with the same config carries on where it
+stopped, on whichever device it now has.
 Each epoch ends by scoring the validation split (never the test split) into OUT/metrics.json and
 exporting the fp16 model (config.json, vocab.txt, weights.pt) that `WordPredictor.load` reads.
 """

@@ -4,9 +4,8 @@ Song & Raghunathan ("Information Leakage in Embedding Models", CCS 2020) showed 
 classifier reads most of a sentence's words straight out of its embedding. That is the half of
 inversion a CPU can learn in minutes: an MLP from the embedder's width to one logit per
 vocabulary word, trained on the training split's embeddings to put its softmax mass on the
-sentence's words. The search
-inverter draws its proposals from the predicted words, so it spends its queries on words the text
-probably holds instead of on a neighbour's or the word probe's guesses.
+sentence's words. The search inverter draws its proposals from the predicted words, so it spends
+its queries on words the text probably holds instead of on a neighbour's or the word probe's guesses.
 """
 from __future__ import annotations
 
