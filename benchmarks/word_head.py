@@ -1,6 +1,6 @@
 """What the trained word head (models/minilm-words) reads out of a vector, and what it buys the search.
 
-1. Bag of words on the whole test split: the head's predicted word set (probability ≥ 0.5)
+1. Bag of words on the whole test split: the head's predicted word set (softmax share ≥ 0.02)
    against the two training-free guesses the search had before it: the words of the nearest
    reference sentence (lookup) and the word probe's top words (as many as the head predicted).
    Also recall@64: the share of a sentence's words among the 64 best-ranked.
@@ -21,7 +21,7 @@ import numpy as np
 from unembed import metrics
 from unembed.data.corpus import read_split
 from unembed.embed import load_embedder
-from unembed.invert.probe import WORD
+from unembed.invert.probe import word_set
 from unembed.invert.registry import load_inverter, resolve_settings
 from unembed.invert.train import bag_f1
 
@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 def recall_at(ranked: list[list[tuple[str, float]]], texts: list[str]) -> float:
     out = []
     for words, text in zip(ranked, texts):
-        gold = {w.lower() for w in WORD.findall(text)}
+        gold = word_set(text)
         out.append(len(gold & {w.lower() for w, _ in words}) / max(len(gold), 1))
     return round(float(np.mean(out)), 4)
 
@@ -66,11 +66,11 @@ def main() -> None:
     bags = head.bags(vecs)
     size = max(1, round(float(np.mean([len(b) for b in bags]))))
     _, nn = inv.index.search(vecs, k=1)
-    lookup_bags = [{w.lower() for w in WORD.findall(inv.index.texts[i])} for i in nn[:, 0]]
+    lookup_bags = [word_set(inv.index.texts[i]) for i in nn[:, 0]]
     probe_top = inv.probe.top(vecs, 64)
     probe_bags = [{w.lower() for w, _ in row[:size]} for row in probe_top]
     bag = {"n": len(texts), "head_mean_words": round(float(np.mean([len(b) for b in bags])), 2),
-           "gold_mean_words": round(float(np.mean([len({w.lower() for w in WORD.findall(t)}) for t in texts])), 2),
+           "gold_mean_words": round(float(np.mean([len(word_set(t)) for t in texts])), 2),
            "bag_f1": {"word_head": round(bag_f1(bags, texts), 4), "lookup_neighbour": round(bag_f1(lookup_bags, texts), 4),
                       f"word_probe_top{size}": round(bag_f1(probe_bags, texts), 4)},
            "recall_at_64": {"word_head": recall_at(head.top(vecs, 64), texts), "word_probe": recall_at(probe_top, texts)}}

@@ -20,6 +20,11 @@ from ..paths import home
 WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]|[A-Za-z]|\d+")
 
 
+def word_set(text: str) -> set[str]:
+    """The text's words, lower-cased: the unit the word probe and the word head are scored in."""
+    return {w.lower() for w in WORD.findall(text)}
+
+
 def build_vocab(texts: Sequence[str], min_count: int = 2, limit: int | None = None) -> list[str]:
     """Words seen at least `min_count` times (case-folded), each in its most common casing;
     with `limit`, only that many of the most frequent."""

@@ -117,6 +117,17 @@ class SearchInverter:
                 out.add(hyp[:i] + tuple(other[j:]) if rng.random() < 0.5 else tuple(other[:j]) + hyp[i:])
         return {c for c in out if c}
 
+    def _fresh(self, st: _State, hyp: tuple[str, ...], rng: random.Random) -> list[tuple[str, ...]]:
+        """This hypothesis's unseen proposals, in the order they are queued (gradient swaps first)."""
+        fresh = self._propose(st, hyp, rng) - st.seen
+        if self.max_queries is not None:  # a budget keeps a random, reproducible share
+            fresh = sorted(fresh)
+            rng.shuffle(fresh)
+        if self.gradient is not None:
+            first = list(dict.fromkeys(c for c in self.gradient.propose(hyp, st.target) if c not in st.seen))
+            fresh = first + [c for c in fresh if c not in set(first)]
+        return list(fresh)
+
     def invert(self, vectors: np.ndarray, steps: int = 8, beam: int = 4, guides: np.ndarray | None = None) -> list[str]:
         """`guides`: where to look up neighbours and probe words when the index lives in another
         embedder's space than `vectors` (alignment); candidates are always scored against `vectors`."""
@@ -140,22 +151,9 @@ class SearchInverter:
             batch, owner = [], []
             for k, st in enumerate(live):
                 room = float("inf") if self.max_queries is None else self.max_queries - st.queries
-                for c in st.extra:
-                    if c not in st.seen:
-                        st.seen.add(c)
-                        batch.append(c)
-                        owner.append(k)
-                        st.queries += 1
-                        room -= 1
-                st.extra = []
-                for _, hyp in st.beam:
-                    fresh = self._propose(st, hyp, rng) - st.seen
-                    if self.max_queries is not None:  # a budget keeps a random, reproducible share
-                        fresh = sorted(fresh)
-                        rng.shuffle(fresh)
-                    if self.gradient is not None:
-                        first = list(dict.fromkeys(c for c in self.gradient.propose(hyp, st.target) if c not in st.seen))
-                        fresh = first + [c for c in fresh if c not in set(first)]
+                seeds, st.extra = st.extra, []
+                for hyp in [None] + [h for _, h in st.beam]:  # None: the word head's seeds, queued first
+                    fresh = list(dict.fromkeys(c for c in seeds if c not in st.seen)) if hyp is None else self._fresh(st, hyp, rng)
                     for c in fresh:
                         if room <= 0:
                             break

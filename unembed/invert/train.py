@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ..data.corpus import read_split
 from ..errors import InputError
 from .lookup import ReferenceIndex
-from .probe import WORD, build_vocab
+from .probe import build_vocab, word_set
 from .wordhead import WordHead, WordHeadConfig, WordPredictor
 
 
@@ -56,7 +56,7 @@ def _targets(texts: list[str], index: dict[str, int]) -> tuple[np.ndarray, np.nd
     """Each text's vocabulary word ids as CSR (indptr, ids)."""
     ids, indptr = [], [0]
     for t in texts:
-        row = sorted({index[w.lower()] for w in WORD.findall(t) if w.lower() in index})
+        row = sorted(index[w] for w in word_set(t) if w in index)
         ids.extend(row)
         indptr.append(len(ids))
     return np.asarray(indptr, np.int64), np.asarray(ids, np.int64)
@@ -75,7 +75,7 @@ def bag_f1(predicted: list[set[str]], texts: list[str]) -> float:
     vocabulary count as missed, so this is the head's real recovery rate, not its in-vocab one)."""
     scores = []
     for pred, text in zip(predicted, texts):
-        gold = {w.lower() for w in WORD.findall(text)}
+        gold = word_set(text)
         hit = len(pred & gold)
         scores.append(0.0 if not hit else 2 * hit / (len(pred) + len(gold)))
     return float(np.mean(scores)) if scores else 0.0
