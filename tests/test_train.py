@@ -70,3 +70,52 @@ def test_shipped_word_head_reads_words_out_of_minilm_vectors(minilm):
     top = head.top(minilm.embed(texts), 10)
     assert {"government", "economy"} <= {w for w, _ in top[0]}
     assert sum(p for _, p in head.top(minilm.embed(texts), 64)[0]) <= 1.0 + 1e-5  # shares of one softmax
+
+
+def _decoder_cfg(out, head, **kw):
+    from unembed.invert.train import DecoderTrainConfig
+    base = dict(embedder="minilm", word_head=str(head), out=str(out), fixed=64, candidates=16, width=32, heads=2,
+                decoder_layers=1, epochs=2, batch_size=64, train_limit=256, val_limit=8, eval_every=10**6,
+                checkpoint_every=2, warmup=2, lr=5e-3)
+    return DecoderTrainConfig(**(base | kw))
+
+
+def test_decoder_trains_resumes_bit_exact_and_loads(isolated_home, minilm):
+    from unembed.invert.decoder import SentenceDecoder
+    from unembed.invert.train import train_decoder
+
+    head = isolated_home / "wh"
+    train(_cfg(head, epochs=1), log=lambda _: None)
+    full = isolated_home / "dec-full"
+    last = train_decoder(_decoder_cfg(full, head), log=lambda _: None)
+    assert last["step"] == 8 and {"val_bleu", "val_token_f1", "val_cosine"} <= set(last)
+    history = json.loads((full / "metrics.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and history[1]["train_loss"] < history[0]["train_loss"]
+
+    part = isolated_home / "dec-part"
+    assert train_decoder(_decoder_cfg(part, head, max_minutes=0), log=lambda _: None) == {"step": 1, "total": 8, "stopped": True}
+    lines = []
+    train_decoder(_decoder_cfg(part, head), log=lines.append)
+    assert lines[0] == "resuming at step 1 of 8"
+    a, b = torch.load(full / "weights.pt"), torch.load(part / "weights.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    decoder = SentenceDecoder.load(full)  # finds its word head by the relative path it recorded
+    out = decoder.generate(minilm.embed(["The government said the economy grew.", "A boat on the lake."]), beam=3)
+    assert len(out) == 2 and all(1 <= len(o) <= 3 and all(isinstance(t, str) for _, t in o) for o in out)
+    assert all(o[i][0] >= o[i + 1][0] for o in out for i in range(len(o) - 1))  # best first
+    with pytest.raises(InputError, match="384"):
+        decoder.generate(np.ones((1, 7), np.float32))
+    (full / "config.json").write_text('{"kind": "word-head"}')
+    with pytest.raises(UnknownModelError, match="not a bag decoder"):
+        SentenceDecoder.load(full)
+
+
+def test_decoder_vocabulary_round_trips_text():
+    from unembed.invert.decoder import UNK, Vocabulary
+
+    vocab = Vocabulary(["the", "lighthouse", "was", "built", "in", "1810", "by", "Robert", "Stevenson", "a", "7", "letter", "word"])
+    text = 'The lighthouse was built in 1810 (by Robert Stevenson), a "7-letter" word.'
+    ids = vocab.encode(text, max_len=40)
+    assert UNK not in ids and vocab.decode(ids[:-1]) == text
+    assert vocab.encode("the zebra", 40)[1] == UNK and len(vocab.encode("the " * 50, 40)) == 40

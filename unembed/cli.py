@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import UnembedError
+from .errors import InputError, UnembedError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn text embeddings back into text.")
 data_app = typer.Typer(no_args_is_help=True, help="Build the offline English corpus.")
@@ -135,29 +135,43 @@ def eval_cmd(
 @friendly
 def train_cmd(
     embedder: EmbedderOpt = "minilm",
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder: checkpoint.pt, metrics.json and the exported model (default runs/EMBEDDER-words).")] = None,
-    epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 4,
-    batch_size: Annotated[int, typer.Option(help="Sentences per step.")] = 512,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warmup then cosine).")] = 2e-3,
-    vocab_size: Annotated[int, typer.Option(help="Words the head predicts (the most frequent in the training split).")] = 24000,
+    model: Annotated[str, typer.Option(help="words: the word head · decoder: the bag decoder, which reads a trained word head.")] = "words",
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder: checkpoint.pt, metrics.json and the exported model (default runs/EMBEDDER-MODEL).")] = None,
+    word_head: Annotated[Optional[Path], typer.Option(help="decoder only: the word head folder (default the shipped models/EMBEDDER-words).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Passes over the training split (default 4 for words, 1 for decoder).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Sentences per step (default 512 for words, 128 for decoder).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Peak learning rate, AdamW, warmup then cosine (default 2e-3 for words, 1e-3 for decoder).")] = None,
+    vocab_size: Annotated[int, typer.Option(help="words only: words the head predicts (the most frequent in the training split).")] = 24000,
     limit: Annotated[Optional[int], typer.Option(help="Train on the first N training sentences only.")] = None,
     device: Annotated[str, typer.Option(help="auto (cuda when present), cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seeds the initialisation and the data order.")] = 0,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop, checkpointed, after this long; run again to resume.")] = None,
     json_out: JsonOpt = None,
 ):
-    """Train the word head for an embedder (resumes from OUT/checkpoint.pt when the config matches).
-    Copy OUT's config.json, vocab.txt and weights.pt to models/EMBEDDER-words to ship it."""
-    from .invert.train import TrainConfig, train
+    """Train the word head or the bag decoder for an embedder (resumes from OUT/checkpoint.pt when the
+    config matches). Copy OUT's exported files to models/EMBEDDER-words (or -decoder) to ship them."""
+    from .invert.train import DecoderTrainConfig, TrainConfig, train, train_decoder
+    from .paths import models_dir
 
-    out_dir = out_dir or Path("runs") / f"{Path(embedder).name.split('@')[0]}-words"
-    cfg = TrainConfig(embedder=embedder, out=str(out_dir), epochs=epochs, batch_size=batch_size, lr=lr,
-                      vocab_size=vocab_size, train_limit=limit, device=device, seed=seed, max_minutes=max_minutes)
-    last = train(cfg, log=lambda line: err.print(line, highlight=False))
+    if model not in ("words", "decoder"):
+        raise InputError(f"unknown --model {model!r}: choose words or decoder")
+    name = Path(embedder).name.split("@")[0]
+    out_dir = out_dir or Path("runs") / f"{name}-{model}"
+    given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr).items() if v is not None}
+    common = dict(embedder=embedder, out=str(out_dir), train_limit=limit, device=device, seed=seed, max_minutes=max_minutes)
+    log = lambda line: err.print(line, highlight=False)  # noqa: E731
+    if model == "words":
+        last = train(TrainConfig(vocab_size=vocab_size, **common, **given), log=log)
+    else:
+        head = word_head or models_dir() / f"{name}-words"
+        last = train_decoder(DecoderTrainConfig(word_head=str(head), **common, **given), log=log)
     if last.get("stopped"):
         out.print(f"stopped at step {last['step']} of {last['total']}; the same command resumes it")
-    else:
+    elif model == "words":
         out.print(f"validation bag-of-words F1 {last.get('val_bag_f1', 0):.3f} after {last.get('epoch', 0)} epochs → {out_dir}")
+    else:
+        out.print(f"validation BLEU {last.get('val_bleu', 0):.1f}, token F1 {last.get('val_token_f1', 0):.3f} "
+                  f"(greedy, no search) after {last.get('epoch', 0)} epochs → {out_dir}")
     _write_json(last, json_out)
 
 
@@ -199,7 +213,6 @@ def invert_cmd(
     """Invert an N×d .npy array: one reconstruction per line (or JSON)."""
     import numpy as np
 
-    from .errors import InputError
 
     try:
         arr = np.load(vectors, allow_pickle=False)
@@ -256,7 +269,6 @@ def rag_ingest(
 ):
     """Chunk, embed and store documents; unchanged files are skipped, changed ones replaced."""
     from .embed import load_embedder
-    from .errors import InputError
     from .invert.registry import default_inverter
     from .rag.ingest import ingest, open_or_create
     from .store.crypto import key_to_encrypt
@@ -282,7 +294,6 @@ def rag_ingest(
 @friendly
 def rag_delete(doc: str = typer.Argument(..., help="Document id as `rag info` lists it."), store: StoreOpt = ...):
     """Remove every chunk of one document."""
-    from .errors import InputError
     from .store import open_store
 
     n = open_store(store).delete(doc)
@@ -321,7 +332,6 @@ def rag_rekey(
     decrypt: Annotated[bool, typer.Option("--decrypt", help="Store the vectors in the clear instead.")] = False,
 ):
     """Re-seal a store's vectors under a new key (the current key comes from $UNEMBED_STORE_KEY_FILE / $UNEMBED_STORE_KEY)."""
-    from .errors import InputError
     from .store import open_store
     from .store.crypto import read_store_key
 
@@ -352,7 +362,6 @@ def rag_ask(
 ):
     """Retrieve, read lossy chunks back with the inverter, and answer."""
     from .embed import load_embedder
-    from .errors import InputError
     from .generate import load_generator
     from .invert.registry import load_inverter
     from .rag.ask import RAG, read_questions
@@ -517,7 +526,6 @@ def memory_add(
     json_out: JsonOpt = None,
 ):
     """Embed texts and add them to a memory (created on first use). No text is stored."""
-    from .errors import InputError
     from .evaluate import read_lines
 
     items = list(texts or []) + (read_lines(file) if file else [])
@@ -598,7 +606,6 @@ def memory_map(
 
     from .concepts.plot import memory_map as draw
     from .concepts.plot import to_label
-    from .errors import InputError
 
     mem, emb = _memory(store)
     rep, after = mem.consolidate(threshold, dry_run=True)
@@ -632,8 +639,7 @@ def align_cmd(
 
     pool = read_lines(texts) if texts else read_split("train")
     if pairs < 2 or pairs > len(pool):
-        from .errors import InputError
-        raise InputError(f"--pairs must be between 2 and {len(pool)} (the texts available)")
+            raise InputError(f"--pairs must be between 2 and {len(pool)} (the texts available)")
     src, tgt = load_embedder(embedder), load_embedder(target)
     chosen = pool[:pairs]
     amap = Alignment.fit(src.embed(chosen), tgt.embed(chosen), method, (src.name, src.dim), (tgt.name, tgt.dim))
@@ -664,7 +670,6 @@ def audit_cmd(
     """Invert stored vectors and report what leaks: words, names, emails, phones, numbers."""
     from .audit.leak import KINDS, audit
     from .embed import load_embedder
-    from .errors import InputError
     from .evaluate import read_lines
     from .invert.registry import load_inverter
 
@@ -722,7 +727,6 @@ def defend_cmd(
     from dataclasses import replace
 
     from .audit.defences import load_defence
-    from .errors import InputError
 
     d = load_defence(defence, key_file=key_file, seed=seed)
     if vectors is not None and out_path is not None and store is None:
@@ -762,7 +766,6 @@ def serve_cmd(
     hash_key: Annotated[Optional[str], typer.Option("--hash-key", help="Print the key_sha256 line for this key and exit.")] = None,
 ):
     """Run the multi-tenant HTTP API and the web playground (at /; OpenAPI docs at /docs)."""
-    from .errors import InputError
     from .serve import ServerConfig
     from .serve import hash_key as digest
 

@@ -51,6 +51,18 @@ def shipped_word_head(embedder):
     return head if (head.embedder_name, head.dim) == (embedder.name, embedder.dim) else None
 
 
+def shipped_decoder(embedder, words):
+    """The trained bag decoder shipped for this embedder (models/NAME-decoder) over its word head, or None."""
+    from ..paths import models_dir
+    from .decoder import SentenceDecoder
+
+    path = models_dir() / f"{embedder.name}-decoder"
+    if words is None or not (path / "config.json").exists():
+        return None
+    decoder = SentenceDecoder.load(path, words=words)
+    return decoder if (decoder.embedder_name, decoder.dim) == (embedder.name, embedder.dim) else None
+
+
 def default_inverter(embedder_name: str) -> str:
     """The best inverter shipped for this embedder (measured in benchmarks/)."""
     return "search"
@@ -69,8 +81,9 @@ def load_inverter(spec: str | None, embedder):
         words = read_split("train") if not arg else index.texts
         probe = WordProbe(embedder, build_vocab(words))
         polisher = FluencyPolisher(embedder, TrigramLM.for_texts(words))
+        head = shipped_word_head(embedder)
         return SearchInverter(embedder, index, name=spec, probe=probe, polisher=polisher,
-                              words=shipped_word_head(embedder))
+                              words=head, decoder=shipped_decoder(embedder, head))
     if kind in ("zero-shot", "zero-shot+grad"):
         return zero_shot(embedder, spec, arg, gradient=kind.endswith("+grad"))
     if kind in ("align", "align+search"):
@@ -84,7 +97,8 @@ def load_inverter(spec: str | None, embedder):
         refiner = None
         if kind == "align+search":
             from .search import SearchInverter
-            refiner = SearchInverter(embedder, inner.index, name=spec, probe=inner.probe, words=inner.words)
+            refiner = SearchInverter(embedder, inner.index, name=spec, probe=inner.probe, words=inner.words,
+                                     decoder=inner.decoder)
         return AlignedInverter(alignment, embedder, inner, name=spec, refiner=refiner)
     raise UnknownModelError(f"unknown inverter {spec!r}: use {SPECS}")
 

@@ -42,7 +42,7 @@ class SearchInverter:
                  proposals: int = 48, threshold: float = 0.995, seed: int = 0, probe=None,
                  probe_words: int = 64, probe_weight: float = 2.0, max_queries: int | None = None,
                  gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
-                 bag_seed: bool = True):
+                 bag_seed: bool = True, decoder=None, decoder_beam: int = 4):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -65,6 +65,8 @@ class SearchInverter:
         self.word_count = word_count
         self.word_weight = word_weight  # times √(the word's softmax share); 60 beat 20 and 150 on val
         self.bag_seed = bag_seed  # also try the head's predicted words, arranged by the trigram model
+        self.decoder = decoder  # a SentenceDecoder: its beam's sentences are the first hypotheses
+        self.decoder_beam = decoder_beam
 
     def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = idx.reshape(-1)
@@ -137,9 +139,16 @@ class SearchInverter:
         scores, idx = self.index.search(g, k=max(self.neighbours, beam))
         probed = self.probe.top(g, self.probe_words) if self.probe is not None else [[] for _ in v]
         predicted = self.words.top(g, self.word_count) if self.words is not None else [[] for _ in v]
+        decoded = self.decoder.generate(g, beam=self.decoder_beam) if self.decoder is not None else None
+        if decoded is not None and steps == 0:  # the hypothesis alone: no embedder feedback at all
+            self.queries_per_text, self.trace = [0] * len(v), [[] for _ in v]
+            return [d[0][1] if d else "" for d in decoded]
         if guides is not None:  # the seeds' scores must come from the scoring embedder
             scores, idx = self._rescore(v, idx)
         states = [self._start(v[i], scores[i], idx[i], beam, probed[i], predicted[i]) for i in range(len(v))]
+        if decoded is not None:
+            for st, d in zip(states, decoded):
+                st.extra = [tuple(text.split()) for _, text in d] + st.extra
         for st in states:
             st.queries = idx.shape[1] if guides is not None else 0
             st.trace.append((st.beam[0][0], " ".join(st.beam[0][1])))

@@ -1,6 +1,7 @@
-"""`unembed train`: fit a word head (wordhead.py) to an embedder, on CPU or CUDA, resumably.
+"""`unembed train`: fit a word head (wordhead.py) or a bag decoder (decoder.py) to an embedder,
+on CPU or CUDA, resumably.
 
-One config, one loop. The training split is embedded once (cached by ReferenceIndex). Each
+One config and one loop per model. The training split is embedded once (cached by ReferenceIndex). Each
 sentence's target is the set of its vocabulary words, spread evenly as a distribution, and the
 loss is the cross-entropy of the head's softmax against it. Every `checkpoint_every` steps and
 at each epoch's end the full state (weights, optimiser, step, RNG) is written atomically to
@@ -8,11 +9,14 @@ OUT/checkpoint.pt, so a killed run started again with the same config carries on
 stopped, on whichever device it now has.
 Each epoch ends by scoring the validation split (never the test split) into OUT/metrics.json and
 exporting the fp16 model (config.json, vocab.txt, weights.pt) that `WordPredictor.load` reads.
+The bag decoder trains the same way on top of a trained word head (its top-m words are the
+decoder's candidates, read from noisy copies of the training vectors as they will be at inference).
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -187,5 +191,171 @@ def train(cfg: TrainConfig, log=print) -> dict:
         (out / "metrics.json").write_text(json.dumps(history, indent=2))
         if out_of_time() and step < total:
             return stop()
+    bar.close()
+    return history[-1] if history else {}
+
+
+@dataclass
+class DecoderTrainConfig:
+    embedder: str = "minilm"
+    word_head: str = "models/minilm-words"  # the trained word head whose candidates it orders
+    out: str = "runs/minilm-decoder"
+    fixed: int = 2048
+    candidates: int = 64
+    width: int = 256
+    heads: int = 4
+    encoder_layers: int = 0  # one encoder layer over the candidates cost 40 % of the speed on CPU
+    decoder_layers: int = 3
+    max_len: int = 40
+    dropout: float = 0.1
+    epochs: int = 1
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: int = 300
+    noise: float = 0.3  # as for the word head: noisy vectors give the decoder the head's val-like mistakes
+    train_limit: int | None = None
+    val_limit: int = 300
+    eval_every: int = 1000  # steps between validation scores (an epoch is long on a CPU)
+    device: str = "auto"
+    threads: int | None = None
+    seed: int = 0
+    checkpoint_every: int = 200
+    max_minutes: float | None = None
+
+
+def _token_rows(texts: list[str], vocab, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's token ids (end marker included) as CSR (indptr, ids)."""
+    rows = [vocab.encode(t, max_len) for t in texts]
+    indptr = np.cumsum([0] + [len(r) for r in rows])
+    return indptr.astype(np.int64), np.asarray([i for r in rows for i in r], np.int64)
+
+
+def _length_batches(n_tokens: np.ndarray, batch: int, seed: int) -> list[np.ndarray]:
+    """A shuffled epoch cut into batches of similar length (sorted within windows of 64 batches),
+    so padding costs little; the same seed gives the same batches, for resuming."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(n_tokens))
+    out = []
+    for i in range(0, len(order), 64 * batch):
+        w = order[i:i + 64 * batch]
+        w = w[np.argsort(n_tokens[w], kind="stable")]
+        out += [w[j:j + batch] for j in range(0, len(w), batch)]
+    return [out[i] for i in rng.permutation(len(out))]
+
+
+def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
+    from .. import metrics
+    from ..embed import load_embedder
+    from .decoder import BOS, PAD, BagDecoder, DecoderConfig, SentenceDecoder, Vocabulary
+
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if cfg.device == "auto" else cfg.device))
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    embedder = load_embedder(cfg.embedder)
+    head = WordPredictor.load(cfg.word_head)
+    if head.embedder_name != embedder.name or head.dim != embedder.dim:
+        raise InputError(f"{cfg.word_head} was trained for {head.embedder_name}, not {embedder.name}")
+    vocab = Vocabulary(head.vocab)
+    texts = read_split("train")[:cfg.train_limit]
+    val_texts = read_split("val")[:cfg.val_limit]
+    if not texts or not val_texts:
+        raise InputError("the training or validation split is empty: run `unembed data build`")
+    indptr, ids = _token_rows(texts, vocab, cfg.max_len)
+    x = ReferenceIndex(embedder, texts).vectors
+    x_val = ReferenceIndex(embedder, val_texts).vectors.astype(np.float32)
+
+    torch.manual_seed(cfg.seed)
+    mcfg = DecoderConfig(embedder.dim, len(vocab.tokens), cfg.fixed, cfg.candidates, cfg.width, cfg.heads,
+                         cfg.encoder_layers, cfg.decoder_layers, max_len=cfg.max_len, dropout=cfg.dropout)
+    model = BagDecoder(mcfg).to(device)
+    head_model = head.model.to(device).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n_tokens = indptr[1:] - indptr[:-1]
+    per_epoch = len(_length_batches(n_tokens, cfg.batch_size, cfg.seed))
+    total = per_epoch * cfg.epochs
+    lr_at = lambda s: cfg.lr * min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))  # noqa: E731
+    step, history = 0, []
+    ckpt = out / "checkpoint.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        if _fingerprint(state["config"]) != _fingerprint(asdict(cfg)):
+            raise InputError(f"{ckpt} was written by another config; remove it or use another --out")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, history = state["step"], state["history"]
+        torch.set_rng_state(state["rng"])
+        log(f"resuming at step {step} of {total}")
+
+    def checkpoint():
+        _save_atomic({"config": asdict(cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                      "step": step, "history": history, "rng": torch.get_rng_state()}, ckpt)
+
+    def evaluate(epoch: float, seen: int, loss_sum: float, t0: float) -> None:
+        model.eval().cpu()
+        dec = SentenceDecoder(model, head, embedder.name)
+        head.model.cpu()
+        hyps = [h[0][1] if h else "" for h in dec.generate(x_val, beam=1)]
+        row = {"epoch": round(epoch, 3), "step": step, "train_loss": loss_sum / max(seen, 1),
+               "val_bleu": metrics.bleu(hyps, val_texts), "val_token_f1": metrics.token_f1(hyps, val_texts),
+               "val_cosine": float(np.mean(np.sum(embedder.embed(hyps) * x_val, 1))),
+               "samples_per_s": seen / (time.time() - t0), "device": str(device), "examples": hyps[:3]}
+        history.append(row)
+        log(json.dumps(row))
+        dec.save(out, os.path.relpath(Path(cfg.word_head).resolve(), out.resolve()),
+                 {"train": asdict(cfg) | {"train_sentences": len(texts)}, "history": history})
+        (out / "metrics.json").write_text(json.dumps(history, indent=2))
+        model.to(device).train()
+        head.model.to(device)
+        checkpoint()
+
+    scale = cfg.noise / math.sqrt(embedder.dim)
+    bar = tqdm(total=total, initial=step, desc="training bag decoder", unit=" step")
+    deadline = None if cfg.max_minutes is None else time.time() + 60 * cfg.max_minutes
+    while step < total:
+        epoch, start = divmod(step, per_epoch)
+        batches = _length_batches(n_tokens, cfg.batch_size, cfg.seed + epoch)
+        model.train()
+        t0, seen, loss_sum = time.time(), 0, 0.0
+        for b in range(start, per_epoch):
+            rows = batches[b]
+            xb = torch.from_numpy(x[rows].astype(np.float32)).to(device)
+            if scale:
+                xb = F.normalize(xb + scale * torch.rand(len(xb), 1, device=device) * torch.randn_like(xb), dim=-1)
+            with torch.no_grad():
+                top = torch.log_softmax(head_model(xb), -1).topk(cfg.candidates, dim=-1)
+            cand = top.indices + vocab.offset
+            lengths = n_tokens[rows]
+            tokens = np.full((len(rows), lengths.max()), PAD, np.int64)
+            for j, r in enumerate(rows):
+                tokens[j, :lengths[j]] = ids[indptr[r]:indptr[r + 1]]
+            tokens = torch.from_numpy(tokens).to(device)
+            inputs = torch.cat([torch.full_like(tokens[:, :1], BOS), tokens[:, :-1]], 1)
+            logits = model(model.encode(xb, cand, top.values), cand, inputs)
+            loss = F.cross_entropy(logits.flatten(0, 1), BagDecoder.targets(cand, tokens, cfg.fixed).flatten(),
+                                   ignore_index=-100)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            seen += len(rows)
+            loss_sum += loss.item() * len(rows)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.2f}")
+            if step % cfg.eval_every == 0 or b + 1 == per_epoch:
+                evaluate(epoch + (b + 1) / per_epoch, seen, loss_sum, t0)
+            elif step % cfg.checkpoint_every == 0:
+                checkpoint()
+            if deadline is not None and time.time() >= deadline:
+                checkpoint()
+                bar.close()
+                log(f"stopped at step {step} of {total} after {cfg.max_minutes} min; run again to resume")
+                return {"step": step, "total": total, "stopped": True}
     bar.close()
     return history[-1] if history else {}

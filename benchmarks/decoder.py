@@ -1,0 +1,110 @@
+"""The learned inverter of issue 3, measured the way the vec2text paper measures: the bag decoder's
+hypothesis alone (no embedder feedback), then corrected by the embedding-guided search.
+
+1. Main table, in-domain test split and out-of-domain (BBC) split, one run: lookup; the decoder's
+   hypothesis alone (steps 0: the feedback ablation); the search without the decoder (the
+   previous default); the search seeded by the decoder (the shipped default).
+2. Grid on the test split: steps 0/1/5/20 × beam 1/4/8 with the decoder.
+3. Fidelity against length: test texts of about 16 and 32 tokens, and 64-token texts made by
+   joining consecutive test sentences (the decoder was trained on texts of at most 40 tokens).
+
+    python benchmarks/decoder.py [--n 100] [--n-ood 50] [--n-grid 20] [--n-length 20]
+                                 [--json benchmarks/results/decoder.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from unembed import metrics
+from unembed.data.corpus import read_split
+from unembed.embed import load_embedder
+from unembed.invert.registry import load_inverter, resolve_settings
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(inv, texts, steps, beam, label, decoder=True) -> dict:
+    keep = getattr(inv, "decoder", None)
+    if not decoder and keep is not None:
+        inv.decoder = None
+    targets = inv.embedder.embed(texts)
+    t = time.perf_counter()
+    hyps = []
+    for i in range(0, len(texts), 8):
+        hyps += inv.invert(targets[i:i + 8], steps=steps, beam=beam)
+    sec = (time.perf_counter() - t) / len(texts)
+    if keep is not None:
+        inv.decoder = keep
+    s = metrics.score(hyps, texts, targets, inv.embedder.embed(hyps))
+    row = {"run": label, "steps": steps, "beam": beam, "n": len(texts), "bleu": round(s["bleu"], 2),
+           "token_f1": round(s["token_f1"], 4), "exact_match": s["exact_match"], "cosine": round(s["cosine"], 4),
+           "seconds_per_text": round(sec, 3), "samples": [{"text": r, "reconstruction": h} for r, h in zip(texts[:4], hyps[:4])]}
+    print(json.dumps({k: v for k, v in row.items() if k != "samples"}), flush=True)
+    return row
+
+
+def by_length(texts: list[str], n: int) -> dict[int, list[str]]:
+    size = lambda t: len(metrics.words(t))  # noqa: E731
+    out = {16: [t for t in texts if 14 <= size(t) <= 18][:n], 32: [t for t in texts if 28 <= size(t) <= 36][:n]}
+    joined, cur = [], []
+    for t in texts:  # consecutive test sentences, joined until about 64 tokens
+        cur.append(t)
+        if sum(map(size, cur)) >= 56:
+            if sum(map(size, cur)) <= 72:
+                joined.append(" ".join(cur))
+            cur = []
+        if len(joined) == n:
+            break
+    out[64] = joined
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--n-ood", type=int, default=50)
+    ap.add_argument("--n-grid", type=int, default=20)
+    ap.add_argument("--n-length", type=int, default=20)
+    ap.add_argument("--json", type=Path, default=HERE / "results" / "decoder.json")
+    args = ap.parse_args()
+
+    emb = load_embedder("minilm")
+    inv = load_inverter("search", emb)
+    lookup = load_inverter("lookup", emb)
+    if inv.decoder is None:
+        raise SystemExit("no bag decoder shipped for minilm (models/minilm-decoder)")
+    steps, beam = resolve_settings(inv, None, None)
+    result = {"embedder": emb.name, "default": {"steps": steps, "beam": beam}, "main": {}, "grid": [], "length": [],
+              "command": f"python benchmarks/decoder.py --n {args.n} --n-ood {args.n_ood} --n-grid {args.n_grid} "
+                         f"--n-length {args.n_length}"}
+
+    def save():
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+    test = read_split("test")
+    for split, n in (("test", args.n), ("ood", args.n_ood)):
+        texts = (test if split == "test" else read_split("ood"))[:n]
+        result["main"][split] = [
+            run(lookup, texts, 0, 1, "lookup"),
+            run(inv, texts, 0, 1, "hypothesis alone (decoder, no feedback)"),
+            run(inv, texts, steps, beam, "search without decoder (previous default)", decoder=False),
+            run(inv, texts, steps, beam, "decoder + search (default)"),
+        ]
+        save()
+    for s in (0, 1, 5, 20):
+        for b in ((1,) if s == 0 else (1, 4, 8)):
+            result["grid"].append(run(inv, test[:args.n_grid], s, b, "decoder + search"))
+            save()
+    for length, texts in by_length(test, args.n_length).items():
+        for s, label in ((0, "hypothesis alone"), (steps, "decoder + search (default)")):
+            row = run(inv, texts, s, beam, label)
+            result["length"].append(row | {"tokens": length})
+            save()
+
+
+if __name__ == "__main__":
+    main()
