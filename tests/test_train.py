@@ -119,3 +119,25 @@ def test_decoder_vocabulary_round_trips_text():
     ids = vocab.encode(text, max_len=40)
     assert UNK not in ids and vocab.decode(ids[:-1]) == text
     assert vocab.encode("the zebra", 40)[1] == UNK and len(vocab.encode("the " * 50, 40)) == 40
+
+
+def test_shipped_decoder_writes_sentences_from_minilm_vectors(minilm):
+    from unembed.invert.registry import shipped_decoder, shipped_word_head
+
+    decoder = shipped_decoder(minilm, shipped_word_head(minilm))
+    assert decoder is not None and (decoder.embedder_name, decoder.dim) == ("minilm", 384)
+    texts = ["The government said the economy grew faster than expected.", "A small boat sailed across the lake at dawn."]
+    out = decoder.generate(minilm.embed(texts), beam=4)
+    words = [set(o[0][1].lower().replace(".", "").split()) for o in out]
+    assert {"economy"} <= words[0] and {"boat", "lake"} <= words[1]
+    assert all(o[0][1][0].isupper() for o in out)
+
+
+def test_search_steps_zero_is_the_decoders_hypothesis_alone(minilm):
+    from unembed.invert.registry import load_inverter
+
+    inv = load_inverter("search", minilm)
+    assert inv.decoder is not None
+    v = minilm.embed(["A small boat sailed across the lake at dawn."])
+    assert inv.invert(v, steps=0, beam=4) == [inv.decoder.generate(v, beam=inv.decoder_beam)[0][0][1]]
+    assert inv.queries_per_text == [0]

@@ -42,7 +42,7 @@ class SearchInverter:
                  proposals: int = 48, threshold: float = 0.995, seed: int = 0, probe=None,
                  probe_words: int = 64, probe_weight: float = 2.0, max_queries: int | None = None,
                  gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
-                 bag_seed: bool = True, decoder=None, decoder_beam: int = 4):
+                 bag_seed: bool = True, decoder=None, decoder_beam: int = 8):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -66,7 +66,7 @@ class SearchInverter:
         self.word_weight = word_weight  # times √(the word's softmax share); 60 beat 20 and 150 on val
         self.bag_seed = bag_seed  # also try the head's predicted words, arranged by the trigram model
         self.decoder = decoder  # a SentenceDecoder: its beam's sentences are the first hypotheses
-        self.decoder_beam = decoder_beam
+        self.decoder_beam = decoder_beam  # on 40 val texts: 4 gave BLEU 13.2, F1 0.591; 8 gave 14.0, 0.629; 16 gave 16.3, 0.610
 
     def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = idx.reshape(-1)
