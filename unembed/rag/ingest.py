@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from tqdm import tqdm
 
 from ..errors import MismatchError
 from ..store import Chunk, StoreInfo, create_store, open_store, store_exists
 from .chunk import chunk_text, file_hash, find_files
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def doc_id(path: Path) -> str:
@@ -78,7 +81,7 @@ def ingest_texts(documents: list[tuple[str, str]], store, embedder, max_tokens: 
     return summary
 
 
-def embed_files(paths, embedder, max_tokens: int = 32) -> tuple[list[Chunk], "np.ndarray"]:
+def embed_files(paths, embedder, max_tokens: int = 32) -> tuple[list[Chunk], np.ndarray]:
     """Every chunk of every file and its vector, for filling several stores from one embedding pass."""
     count = _count_fn(embedder)
     chunks = [c for f in find_files(paths) for c in chunk_file(f, f.read_bytes(), count, max_tokens)]
