@@ -96,15 +96,55 @@ def _save_atomic(obj, path: Path) -> None:
     tmp.replace(path)
 
 
+class _Run:
+    """What both loops share: the device, the run folder, the warmup-then-cosine schedule, the
+    deadline, and the checkpoint (weights, optimiser, step, history, RNG) that makes a run resumable."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                                   ("cpu" if cfg.device == "auto" else cfg.device))
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.ckpt = self.out / "checkpoint.pt"
+        self.deadline = None
+
+    def lr(self, step: int, total: int) -> float:
+        c = self.cfg
+        return c.lr * min(1.0, (step + 1) / c.warmup) * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+
+    def resume(self, model, opt, total: int, log) -> tuple[int, list]:
+        """(step, history) to start from: the checkpoint's when there is one, else (0, [])."""
+        if not self.ckpt.exists():
+            return 0, []
+        state = torch.load(self.ckpt, map_location="cpu", weights_only=False)
+        if _fingerprint(state["config"]) != _fingerprint(asdict(self.cfg)):
+            raise InputError(f"{self.ckpt} was written by another config; remove it or use another --out")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])  # same noise and dropout as an uninterrupted run (on CPU)
+        log(f"resuming at step {state['step']} of {total}")
+        return state["step"], state["history"]
+
+    def save(self, model, opt, step: int, history: list) -> None:
+        _save_atomic({"config": asdict(self.cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                      "step": step, "history": history, "rng": torch.get_rng_state()}, self.ckpt)
+
+    def start_clock(self) -> None:
+        if self.cfg.max_minutes is not None:
+            self.deadline = time.time() + 60 * self.cfg.max_minutes
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.time() >= self.deadline
+
+
 def train(cfg: TrainConfig, log=print) -> dict:
     from ..embed import load_embedder
 
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if cfg.device == "auto" else cfg.device))
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    run = _Run(cfg)
+    device, out = run.device, run.out
     embedder = load_embedder(cfg.embedder)
     texts = read_split("train")[:cfg.train_limit]
     val_texts = read_split("val")[:cfg.val_limit]
@@ -121,27 +161,14 @@ def train(cfg: TrainConfig, log=print) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     per_epoch = math.ceil(len(texts) / cfg.batch_size)
     total = per_epoch * cfg.epochs
-    lr_at = lambda s: cfg.lr * min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))  # noqa: E731
-    step, history = 0, []
-    ckpt = out / "checkpoint.pt"
-    if ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        if _fingerprint(state["config"]) != _fingerprint(asdict(cfg)):
-            raise InputError(f"{ckpt} was written by another config; remove it or use another --out")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, history = state["step"], state["history"]
-        torch.set_rng_state(state["rng"])  # same noise and dropout as an uninterrupted run (on CPU)
-        log(f"resuming at step {step} of {total}")
+    step, history = run.resume(model, opt, total, log)
 
     def checkpoint():
-        _save_atomic({"config": asdict(cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                      "step": step, "history": history, "rng": torch.get_rng_state()}, ckpt)
+        run.save(model, opt, step, history)
 
     scale = cfg.noise / math.sqrt(embedder.dim)
     bar = tqdm(total=total, initial=step, desc="training word head", unit=" step")
-    deadline = None if cfg.max_minutes is None else time.time() + 60 * cfg.max_minutes
-    out_of_time = lambda: deadline is not None and time.time() >= deadline  # noqa: E731
+    run.start_clock()
 
     def stop():
         checkpoint()
@@ -165,7 +192,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
             # function words (recall@64 0.41 against 0.80 for this after the same 600 steps)
             loss = -(yb / yb.sum(1, keepdim=True).clamp(min=1) * F.log_softmax(model(xb), -1)).sum(1).mean()
             for g in opt.param_groups:
-                g["lr"] = lr_at(step)
+                g["lr"] = run.lr(step, total)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -176,7 +203,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
             bar.set_postfix(loss=f"{loss.item():.2f}")
             if step % cfg.checkpoint_every == 0:
                 checkpoint()
-            if out_of_time() and b + 1 < per_epoch:  # an epoch's last step goes on to score and export
+            if run.out_of_time() and b + 1 < per_epoch:  # an epoch's last step goes on to score and export
                 return stop()
         predictor = WordPredictor(model.eval().cpu(), vocab, embedder.name)
         bags = predictor.bags(x_val)
@@ -189,7 +216,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
         checkpoint()
         predictor.save(out, {"train": asdict(cfg) | {"train_sentences": len(texts)}, "history": history})
         (out / "metrics.json").write_text(json.dumps(history, indent=2))
-        if out_of_time() and step < total:
+        if run.out_of_time() and step < total:
             return stop()
     bar.close()
     return history[-1] if history else {}
@@ -249,12 +276,8 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
     from ..embed import load_embedder
     from .decoder import BOS, PAD, BagDecoder, DecoderConfig, SentenceDecoder, Vocabulary
 
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if cfg.device == "auto" else cfg.device))
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    run = _Run(cfg)
+    device, out = run.device, run.out
     embedder = load_embedder(cfg.embedder)
     head = WordPredictor.load(cfg.word_head)
     if head.embedder_name != embedder.name or head.dim != embedder.dim:
@@ -277,22 +300,10 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
     n_tokens = indptr[1:] - indptr[:-1]
     per_epoch = len(_length_batches(n_tokens, cfg.batch_size, cfg.seed))
     total = per_epoch * cfg.epochs
-    lr_at = lambda s: cfg.lr * min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))  # noqa: E731
-    step, history = 0, []
-    ckpt = out / "checkpoint.pt"
-    if ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        if _fingerprint(state["config"]) != _fingerprint(asdict(cfg)):
-            raise InputError(f"{ckpt} was written by another config; remove it or use another --out")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, history = state["step"], state["history"]
-        torch.set_rng_state(state["rng"])
-        log(f"resuming at step {step} of {total}")
+    step, history = run.resume(model, opt, total, log)
 
     def checkpoint():
-        _save_atomic({"config": asdict(cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                      "step": step, "history": history, "rng": torch.get_rng_state()}, ckpt)
+        run.save(model, opt, step, history)
 
     def evaluate(epoch: float, seen: int, loss_sum: float, t0: float) -> None:
         model.eval().cpu()
@@ -314,7 +325,7 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
 
     scale = cfg.noise / math.sqrt(embedder.dim)
     bar = tqdm(total=total, initial=step, desc="training bag decoder", unit=" step")
-    deadline = None if cfg.max_minutes is None else time.time() + 60 * cfg.max_minutes
+    run.start_clock()
     while step < total:
         epoch, start = divmod(step, per_epoch)
         batches = _length_batches(n_tokens, cfg.batch_size, cfg.seed + epoch)
@@ -338,7 +349,7 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
             loss = F.cross_entropy(logits.flatten(0, 1), BagDecoder.targets(cand, tokens, cfg.fixed).flatten(),
                                    ignore_index=-100)
             for g in opt.param_groups:
-                g["lr"] = lr_at(step)
+                g["lr"] = run.lr(step, total)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -352,7 +363,7 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
                 evaluate(epoch + (b + 1) / per_epoch, seen, loss_sum, t0)
             elif step % cfg.checkpoint_every == 0:
                 checkpoint()
-            if deadline is not None and time.time() >= deadline:
+            if run.out_of_time():
                 checkpoint()
                 bar.close()
                 log(f"stopped at step {step} of {total} after {cfg.max_minutes} min; run again to resume")
