@@ -7,6 +7,8 @@ probe (the vocabulary words whose own embeddings are nearest the target), so the
 the target's topic yet can reach names and numbers no neighbour holds. Black-box: it only ever
 calls `embedder.embed`. A last stage (fluency.py) reorders the words the search found towards a
 trigram model of the training split, keeping only orders that lose no cosine.
+With a trained bag decoder (decoder.py) this is vec2text's shape: the decoder's sentences are the
+hypotheses, and the search is the corrector that re-embeds and edits them.
 """
 from __future__ import annotations
 
