@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 from unembed import metrics
 from unembed.data.corpus import read_split
 from unembed.embed import load_embedder
+from unembed.evaluate import evaluate
 from unembed.invert.registry import load_inverter, resolve_settings
 
 HERE = Path(__file__).resolve().parent
@@ -30,18 +30,15 @@ def run(inv, texts, steps, beam, label, decoder=True) -> dict:
     keep = getattr(inv, "decoder", None)
     if not decoder and keep is not None:
         inv.decoder = None
-    targets = inv.embedder.embed(texts)
-    t = time.perf_counter()
-    hyps = []
-    for i in range(0, len(texts), 8):
-        hyps += inv.invert(targets[i:i + 8], steps=steps, beam=beam)
-    sec = (time.perf_counter() - t) / len(texts)
-    if keep is not None:
-        inv.decoder = keep
-    s = metrics.score(hyps, texts, targets, inv.embedder.embed(hyps))
-    row = {"run": label, "steps": steps, "beam": beam, "n": len(texts), "bleu": round(s["bleu"], 2),
-           "token_f1": round(s["token_f1"], 4), "exact_match": s["exact_match"], "cosine": round(s["cosine"], 4),
-           "seconds_per_text": round(sec, 3), "samples": [{"text": r, "reconstruction": h} for r, h in zip(texts[:4], hyps[:4])]}
+    try:  # batches of 8: the search's random proposals depend on which texts share a batch
+        r = evaluate(texts, inv.embedder, inv, steps, beam, batch=8, progress=False)
+    finally:
+        if keep is not None:
+            inv.decoder = keep
+    row = {"run": label, "steps": steps, "beam": beam, "n": len(texts), "bleu": round(r["bleu"], 2),
+           "token_f1": round(r["token_f1"], 4), "exact_match": r["exact_match"], "cosine": round(r["cosine"], 4),
+           "seconds_per_text": round(r["seconds_per_text"], 3),
+           "samples": [{"text": x["text"], "reconstruction": x["reconstruction"]} for x in r["samples"][:4]]}
     print(json.dumps({k: v for k, v in row.items() if k != "samples"}), flush=True)
     return row
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 
-from unembed import metrics
 from unembed.data.corpus import read_split
 from unembed.embed import load_embedder
+from unembed.evaluate import evaluate
 from unembed.invert.probe import word_set
 from unembed.invert.registry import load_inverter, resolve_settings
 from unembed.invert.train import bag_f1
@@ -36,17 +35,13 @@ def recall_at(ranked: list[list[tuple[str, float]]], texts: list[str]) -> float:
     return round(float(np.mean(out)), 4)
 
 
-def run_search(inv, targets, refs, steps, beam) -> dict:
-    t = time.perf_counter()
-    hyps = []
-    for i in range(0, len(refs), 8):
-        hyps += inv.invert(targets[i:i + 8], steps=steps, beam=beam)
-        print(f"  {inv.name}{' + word head' if inv.words else ''}: {len(hyps)}/{len(refs)}", flush=True)
-    sec = (time.perf_counter() - t) / len(refs)
-    s = metrics.score(hyps, refs, targets, inv.embedder.embed(hyps))
-    return {"word_head": inv.words is not None, "steps": steps, "beam": beam, "bleu": round(s["bleu"], 2),
-            "token_f1": round(s["token_f1"], 4), "exact_match": s["exact_match"], "cosine": round(s["cosine"], 4),
-            "seconds_per_text": round(sec, 2), "samples": [{"text": r, "reconstruction": h} for r, h in zip(refs[:5], hyps[:5])]}
+def run_search(inv, refs, steps, beam) -> dict:
+    # batches of 8: the search's random proposals depend on which texts share a batch
+    r = evaluate(refs, inv.embedder, inv, steps, beam, batch=8)
+    return {"word_head": inv.words is not None, "steps": steps, "beam": beam, "bleu": round(r["bleu"], 2),
+            "token_f1": round(r["token_f1"], 4), "exact_match": r["exact_match"], "cosine": round(r["cosine"], 4),
+            "seconds_per_text": round(r["seconds_per_text"], 2),
+            "samples": [{"text": x["text"], "reconstruction": x["reconstruction"]} for x in r["samples"][:5]]}
 
 
 def main() -> None:
@@ -77,11 +72,10 @@ def main() -> None:
     print(json.dumps(bag, indent=2), flush=True)
 
     refs = texts[:args.n]
-    targets = vecs[:args.n]
     steps, beam = resolve_settings(inv, None, None)
-    with_head = run_search(inv, targets, refs, steps, beam)
+    with_head = run_search(inv, refs, steps, beam)
     inv.words = None
-    without = run_search(inv, targets, refs, steps, beam)
+    without = run_search(inv, refs, steps, beam)
     result = {"split": args.split, "embedder": emb.name, "model": str(head.path), "bag_of_words": bag,
               "search": [without, with_head],
               "command": "python benchmarks/word_head.py --n %d" % args.n}
