@@ -34,8 +34,21 @@ from .wordhead import WordHead, WordHeadConfig, WordPredictor
 
 
 @dataclass
-class TrainConfig:
+class RunConfig:
+    """What every training run has, whatever it trains (what _Run reads)."""
     embedder: str = "minilm"
+    weight_decay: float = 0.01
+    noise: float = 0.3  # most input noise (each row draws its own share), per axis in units of 1/√dim
+    train_limit: int | None = None  # first N training sentences only (quick runs, tests)
+    device: str = "auto"  # auto: cuda when there is one
+    threads: int | None = None  # CPU threads for torch (None: torch's default)
+    seed: int = 0
+    checkpoint_every: int = 200  # steps
+    max_minutes: float | None = None  # stop (checkpointed) after this long; run again to resume
+
+
+@dataclass
+class TrainConfig(RunConfig):
     out: str = "runs/minilm-words"
     vocab_size: int = 24000  # covers ~95 % of held-out word tokens
     hidden: int = 1024
@@ -44,16 +57,8 @@ class TrainConfig:
     epochs: int = 4
     batch_size: int = 512
     lr: float = 2e-3
-    weight_decay: float = 0.01
     warmup: int = 200  # steps
-    noise: float = 0.3  # most input noise (each row draws its own share), per axis in units of 1/√dim
-    train_limit: int | None = None  # first N training sentences only (quick runs, tests)
     val_limit: int = 2000
-    device: str = "auto"  # auto: cuda when there is one
-    threads: int | None = None  # CPU threads for torch (None: torch's default)
-    seed: int = 0
-    checkpoint_every: int = 200  # steps
-    max_minutes: float | None = None  # stop (checkpointed) after this long; run again to resume
 
 
 def _targets(texts: list[str], index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +105,7 @@ class _Run:
     """What both loops share: the device, the run folder, the warmup-then-cosine schedule, the
     deadline, and the checkpoint (weights, optimiser, step, history, RNG) that makes a run resumable."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg: TrainConfig | DecoderTrainConfig):
         self.cfg = cfg
         self.device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
                                    ("cpu" if cfg.device == "auto" else cfg.device))
@@ -223,8 +228,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
 
 
 @dataclass
-class DecoderTrainConfig:
-    embedder: str = "minilm"
+class DecoderTrainConfig(RunConfig):
     word_head: str = "models/minilm-words"  # the trained word head whose candidates it orders
     out: str = "runs/minilm-decoder"
     fixed: int = 2048
@@ -238,17 +242,9 @@ class DecoderTrainConfig:
     epochs: int = 1
     batch_size: int = 128
     lr: float = 1e-3
-    weight_decay: float = 0.01
     warmup: int = 300
-    noise: float = 0.3  # as for the word head: noisy vectors give the decoder the head's val-like mistakes
-    train_limit: int | None = None
     val_limit: int = 300
     eval_every: int = 1000  # steps between validation scores (an epoch is long on a CPU)
-    device: str = "auto"
-    threads: int | None = None
-    seed: int = 0
-    checkpoint_every: int = 200
-    max_minutes: float | None = None
 
 
 def _token_rows(texts: list[str], vocab, max_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -323,7 +319,7 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
         head.model.to(device)
         checkpoint()
 
-    scale = cfg.noise / math.sqrt(embedder.dim)
+    scale = cfg.noise / math.sqrt(embedder.dim)  # as for the word head: the head then makes its val-like mistakes
     bar = tqdm(total=total, initial=step, desc="training bag decoder", unit=" step")
     run.start_clock()
     while step < total:
