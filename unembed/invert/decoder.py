@@ -14,7 +14,6 @@ single punctuation marks; text is rebuilt from them with English spacing rules.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch.nn as nn
 
 from ..embed.base import check_vectors
 from ..errors import UnknownModelError
+from .wordhead import WordPredictor, read_model_folder, save_model_folder
 
 TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]|[A-Za-z]|\d+|[^\sA-Za-z0-9]")
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
@@ -153,16 +153,12 @@ class SentenceDecoder:
 
     @classmethod
     def load(cls, path: str | Path, words=None) -> "SentenceDecoder":
-        from .wordhead import WordPredictor
         path = Path(path)
+        meta, state, _ = read_model_folder(path, "bag-decoder", "bag decoder")
         try:
-            meta = json.loads((path / "config.json").read_text())
-            if meta.get("kind") != "bag-decoder":
-                raise ValueError("config.json does not say kind: bag-decoder")
-            state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
             model = BagDecoder(DecoderConfig(**meta["model"]))
-            model.load_state_dict({k: v.float() for k, v in state.items()})
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+            model.load_state_dict(state)
+        except (KeyError, TypeError, RuntimeError) as e:
             raise UnknownModelError(f"{path} is not a bag decoder folder ({e.__class__.__name__}: {e})") from None
         if words is None:
             words = WordPredictor.load((path / meta["word_head"]).resolve())
@@ -171,12 +167,9 @@ class SentenceDecoder:
         return cls(model, words, meta["embedder"]["name"], path)
 
     def save(self, path: str | Path, word_head: str, extra: dict | None = None) -> None:
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.detach().half().cpu() for k, v in self.model.state_dict().items()}, path / "weights.pt")
         meta = {"kind": "bag-decoder", "embedder": {"name": self.embedder_name, "dim": self.dim},
                 "word_head": word_head, "model": asdict(self.model.config)}
-        (path / "config.json").write_text(json.dumps(meta | (extra or {}), indent=2))
+        save_model_folder(Path(path), self.model, meta | (extra or {}))
 
     def candidates(self, vectors: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """The word head's top-m words of each vector as token ids, with their log-probabilities."""
@@ -193,17 +186,15 @@ class SentenceDecoder:
         the commonest words), the token it just wrote, and whatever would repeat a trigram. Without this a half-trained decoder
         loops ("a wife, between a wife, between a wife")."""
         fixed = self.model.config.fixed
-        col = {tok: fixed + j for j, tok in enumerate(cand_row)}
+        pointer = {tok: fixed + j for j, tok in enumerate(cand_row)}
+        column = lambda tok: pointer.get(tok, tok if tok < fixed else UNK)  # noqa: E731
         common = self.vocab.offset + FREE_REPEATS
-        out = [col[tok] for tok in written if tok >= common and tok in col]
+        out = [pointer[tok] for tok in written if tok >= common and tok in pointer]
         if written:  # no word or mark twice in a row
-            out.append(col.get(written[-1], written[-1] if written[-1] < fixed else UNK))
+            out.append(column(written[-1]))
         if len(written) >= 2:
             a, b = written[-2], written[-1]
-            for k in range(len(written) - 2):
-                if written[k] == a and written[k + 1] == b:
-                    x = written[k + 2]
-                    out.append(col.get(x, x if x < fixed else UNK))
+            out += [column(written[k + 2]) for k in range(len(written) - 2) if (written[k], written[k + 1]) == (a, b)]
         return out
 
     @torch.no_grad()
@@ -216,8 +207,7 @@ class SentenceDecoder:
         memory = self.model.encode(torch.from_numpy(v), cand, logp)
         # every row is one (text, beam slot); slots start as copies with all but the first muted
         memory, cand = memory.repeat_interleave(beam, 0), cand.repeat_interleave(beam, 0)
-        seqs = torch.full((n * beam, 1), BOS, dtype=torch.long)
-        ids = torch.full((n * beam, 0), 0, dtype=torch.long)  # the tokens written so far
+        seqs = torch.full((n * beam, 1), BOS, dtype=torch.long)  # BOS, then the tokens written so far
         score = torch.zeros(n, beam)
         score[:, 1:] = float("-inf")
         ended = torch.zeros(n * beam, dtype=torch.bool)
@@ -227,7 +217,7 @@ class SentenceDecoder:
             lp[:, UNK] = float("-inf")
             lp[ended] = float("-inf")
             if t >= 1:
-                written, cand_rows = ids.tolist(), cand.tolist()
+                written, cand_rows = seqs[:, 1:].tolist(), cand.tolist()
                 for r in (~ended).nonzero().flatten().tolist():
                     lp[r, self._repeats(written[r], cand_rows[r])] = float("-inf")
             width = lp.shape[1]
@@ -241,7 +231,7 @@ class SentenceDecoder:
                         break
                     row, col = i * beam + a // width, a % width
                     if col == EOS or t == c.max_len - 1:
-                        done = ids[row].tolist() + ([] if col == EOS else [self._token(cand[row], col)])
+                        done = seqs[row, 1:].tolist() + ([] if col == EOS else [self._token(cand[row], col)])
                         finished[i].append((s / max(len(done), 1) ** alpha, done))
                         continue
                     new_rows.append(row)
@@ -259,7 +249,6 @@ class SentenceDecoder:
             col = torch.tensor(new_cols)
             token = torch.where(col >= c.fixed, cand[rows, (col - c.fixed).clamp(min=0)], col)
             seqs = torch.cat([seqs[rows], token[:, None]], 1)
-            ids = torch.cat([ids[rows], token[:, None]], 1)
             score = torch.tensor(new_score).view(n, beam)
             ended = torch.isinf(score.view(-1))
             if ended.all():

@@ -25,6 +25,28 @@ from .probe import best_words
 BAG_THRESHOLD = 0.02  # best bag F1 on the validation split
 
 
+def save_model_folder(path: Path, model: nn.Module, meta: dict) -> None:
+    """A trained part on disk (the word head, the bag decoder): weights.pt, the fp16 state dict,
+    and config.json, whose "kind" names the part."""
+    path.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().half().cpu() for k, v in model.state_dict().items()}, path / "weights.pt")
+    (path / "config.json").write_text(json.dumps(meta, indent=2))
+
+
+def read_model_folder(path: Path, kind: str, what: str, files: tuple[str, ...] = ()) -> tuple[dict, dict, list[str]]:
+    """(config.json, fp32 state dict, the texts of `files`) of a folder save_model_folder wrote for
+    `kind`; any other folder is an UnknownModelError naming `what` was expected."""
+    try:
+        meta = json.loads((path / "config.json").read_text())
+        if meta.get("kind") != kind:
+            raise ValueError(f"config.json does not say kind: {kind}")
+        texts = [(path / f).read_text(encoding="utf-8") for f in files]
+        state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise UnknownModelError(f"{path} is not a {what} folder ({e.__class__.__name__}: {e})") from None
+    return meta, {k: v.float() for k, v in state.items()}, texts
+
+
 @dataclass
 class WordHeadConfig:
     dim: int  # the embedder's width: read from the embedder, never assumed
@@ -63,28 +85,20 @@ class WordPredictor:
     @classmethod
     def load(cls, path: str | Path) -> "WordPredictor":
         path = Path(path)
-        try:
-            meta = json.loads((path / "config.json").read_text())
-            if meta.get("kind") != "word-head":
-                raise ValueError("config.json does not say kind: word-head")
-            vocab = (path / "vocab.txt").read_text(encoding="utf-8").split("\n")
-            state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
-        except (OSError, ValueError, KeyError, RuntimeError) as e:
-            raise UnknownModelError(f"{path} is not a word head folder ({e.__class__.__name__}: {e})") from None
+        meta, state, (vocab_text,) = read_model_folder(path, "word-head", "word head", ("vocab.txt",))
+        vocab = vocab_text.split("\n")
         model = WordHead(WordHeadConfig(**meta["model"]))
-        model.load_state_dict({k: v.float() for k, v in state.items()})
+        model.load_state_dict(state)
         if len(vocab) != model.config.vocab_size:
             raise UnknownModelError(f"{path}: vocab.txt has {len(vocab)} words, the model {model.config.vocab_size}")
         return cls(model, vocab, meta["embedder"]["name"], path)
 
     def save(self, path: str | Path, extra: dict | None = None) -> None:
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.detach().half().cpu() for k, v in self.model.state_dict().items()}, path / "weights.pt")
-        (path / "vocab.txt").write_text("\n".join(self.vocab), encoding="utf-8")
         meta = {"kind": "word-head", "embedder": {"name": self.embedder_name, "dim": self.dim},
                 "model": asdict(self.model.config)}
-        (path / "config.json").write_text(json.dumps(meta | (extra or {}), indent=2))
+        save_model_folder(path, self.model, meta | (extra or {}))
+        (path / "vocab.txt").write_text("\n".join(self.vocab), encoding="utf-8")
 
     @torch.no_grad()
     def probabilities(self, vectors: np.ndarray, batch: int = 1024) -> np.ndarray:
