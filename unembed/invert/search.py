@@ -138,13 +138,13 @@ class SearchInverter:
         v = check_vectors(vectors, self.dim)
         beam = max(1, beam)
         g = v if guides is None else check_vectors(guides, what="guide vectors")
-        scores, idx = self.index.search(g, k=max(self.neighbours, beam))
-        probed = self.probe.top(g, self.probe_words) if self.probe is not None else [[] for _ in v]
-        predicted = self.words.top(g, self.word_count) if self.words is not None else [[] for _ in v]
         decoded = self.decoder.generate(g, beam=self.decoder_beam) if self.decoder is not None else None
         if decoded is not None and steps == 0:  # the hypothesis alone: no embedder feedback at all
             self.queries_per_text, self.trace = [0] * len(v), [[] for _ in v]
             return [d[0][1] if d else "" for d in decoded]
+        scores, idx = self.index.search(g, k=max(self.neighbours, beam))
+        probed = self.probe.top(g, self.probe_words) if self.probe is not None else [[] for _ in v]
+        predicted = self.words.top(g, self.word_count) if self.words is not None else [[] for _ in v]
         if guides is not None:  # the seeds' scores must come from the scoring embedder
             scores, idx = self._rescore(v, idx)
         states = [self._start(v[i], scores[i], idx[i], beam, probed[i], predicted[i]) for i in range(len(v))]
