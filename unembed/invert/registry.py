@@ -39,28 +39,28 @@ def _reference(arg: str | None) -> list[str]:
     return read_split("train")[:n]
 
 
-def shipped_word_head(embedder):
-    """The trained word head shipped for this embedder (models/NAME-words), or None."""
+def _shipped(embedder, suffix: str, load):
+    """The trained part shipped for this embedder in models/NAME-SUFFIX, loaded by `load`, or None
+    when there is none or it was trained for another embedder."""
     from ..paths import models_dir
-    from .wordhead import WordPredictor
 
-    path = models_dir() / f"{embedder.name}-words"
+    path = models_dir() / f"{embedder.name}-{suffix}"
     if not (path / "config.json").exists():
         return None
-    head = WordPredictor.load(path)
-    return head if (head.embedder_name, head.dim) == (embedder.name, embedder.dim) else None
+    part = load(path)
+    return part if (part.embedder_name, part.dim) == (embedder.name, embedder.dim) else None
+
+
+def shipped_word_head(embedder):
+    """The trained word head shipped for this embedder (models/NAME-words), or None."""
+    from .wordhead import WordPredictor
+    return _shipped(embedder, "words", WordPredictor.load)
 
 
 def shipped_decoder(embedder, words):
     """The trained bag decoder shipped for this embedder (models/NAME-decoder) over its word head, or None."""
-    from ..paths import models_dir
     from .decoder import SentenceDecoder
-
-    path = models_dir() / f"{embedder.name}-decoder"
-    if words is None or not (path / "config.json").exists():
-        return None
-    decoder = SentenceDecoder.load(path, words=words)
-    return decoder if (decoder.embedder_name, decoder.dim) == (embedder.name, embedder.dim) else None
+    return None if words is None else _shipped(embedder, "decoder", lambda path: SentenceDecoder.load(path, words=words))
 
 
 def default_inverter(embedder_name: str) -> str:
