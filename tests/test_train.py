@@ -100,6 +100,13 @@ def test_decoder_trains_resumes_bit_exact_and_loads(isolated_home, minilm):
     a, b = torch.load(full / "weights.pt"), torch.load(part / "weights.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
+    warm = isolated_home / "dec-warm"  # --init: a new run starts from full's weights (lr 0 keeps them)
+    train_decoder(_decoder_cfg(warm, head, init=str(full), epochs=1, lr=0.0), log=lambda _: None)
+    c = torch.load(warm / "weights.pt")
+    assert all(torch.equal(a[k], c[k]) for k in a)
+    with pytest.raises(InputError, match="another architecture"):
+        train_decoder(_decoder_cfg(isolated_home / "dec-wide", head, init=str(full), width=64), log=lambda _: None)
+
     decoder = SentenceDecoder.load(full)  # finds its word head by the relative path it recorded
     out = decoder.generate(minilm.embed(["The government said the economy grew.", "A boat on the lake."]), beam=3)
     assert len(out) == 2 and all(1 <= len(o) <= 3 and all(isinstance(t, str) for _, t in o) for o in out)
@@ -131,6 +138,11 @@ def test_shipped_decoder_writes_sentences_from_minilm_vectors(minilm):
     words = [set(o[0][1].lower().replace(".", "").split()) for o in out]
     assert {"economy"} <= words[0] and {"boat", "lake"} <= words[1]
     assert all(o[0][1][0].isupper() for o in out)
+    # its likelihood given a vector ranks that vector's own text above the same words reversed and above the other text
+    scrambled = [" ".join(reversed(t.split())) for t in texts]
+    ll = decoder.log_likelihood(minilm.embed(texts), texts + scrambled + texts[::-1], owner=[0, 1, 0, 1, 0, 1])
+    assert ll.shape == (6,) and np.all(ll < 0)
+    assert ll[0] > max(ll[2], ll[4]) and ll[1] > max(ll[3], ll[5])
 
 
 def test_search_steps_zero_is_the_decoders_hypothesis_alone(minilm):

@@ -146,6 +146,7 @@ def train_cmd(
     device: Annotated[str, typer.Option(help="auto (cuda when present), cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seeds the initialisation and the data order.")] = 0,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop, checkpointed, after this long; run again to resume.")] = None,
+    init: Annotated[Optional[Path], typer.Option(help="decoder only: start from this trained decoder folder's weights (more epochs on a shipped model, with a new schedule).")] = None,
     json_out: JsonOpt = None,
 ):
     """Train the word head or the bag decoder for an embedder (resumes from OUT/checkpoint.pt when the
@@ -155,6 +156,8 @@ def train_cmd(
 
     if model not in ("words", "decoder"):
         raise InputError(f"unknown --model {model!r}: choose words or decoder")
+    if init and model != "decoder":
+        raise InputError("--init starts a decoder from a trained one: use it with --model decoder")
     name = Path(embedder).name.split("@")[0]
     out_dir = out_dir or Path("runs") / f"{name}-{model}"
     given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr).items() if v is not None}
@@ -164,7 +167,8 @@ def train_cmd(
         last = train(TrainConfig(vocab_size=vocab_size, **common, **given), log=log)
     else:
         head = word_head or models_dir() / f"{name}-words"
-        last = train_decoder(DecoderTrainConfig(word_head=str(head), **common, **given), log=log)
+        last = train_decoder(DecoderTrainConfig(word_head=str(head), init=str(init) if init else None,
+                                                **common, **given), log=log)
     if last.get("stopped"):
         out.print(f"stopped at step {last['step']} of {last['total']}; the same command resumes it")
     elif model == "words":

@@ -177,6 +177,31 @@ class SentenceDecoder:
         top = p.topk(self.model.config.candidates, dim=-1)
         return top.indices + self.vocab.offset, top.values.clamp(min=1e-12).log()
 
+    @torch.no_grad()
+    def log_likelihood(self, vectors: np.ndarray, texts: Sequence[str], owner: Sequence[int] | None = None,
+                       batch_size: int = 256) -> np.ndarray:
+        """Mean log-probability per token (end marker included) of each text given its vector,
+        `vectors[owner[i]]` (default: one vector per text). A word the decoder cannot write scores
+        as its <unk>, which it learnt for exactly that."""
+        v = check_vectors(vectors, self.dim)
+        owner = np.arange(len(texts)) if owner is None else np.asarray(owner)
+        cand, logp = self.candidates(v)
+        memory = self.model.encode(torch.from_numpy(v), cand, logp)
+        fixed, max_len = self.model.config.fixed, self.model.config.max_len
+        out = np.zeros(len(texts), np.float32)
+        for s in range(0, len(texts), batch_size):
+            rows = [self.vocab.encode(t, max_len) for t in texts[s:s + batch_size]]
+            tokens = torch.full((len(rows), max(map(len, rows))), PAD, dtype=torch.long)
+            for j, r in enumerate(rows):
+                tokens[j, :len(r)] = torch.tensor(r)
+            own = torch.from_numpy(owner[s:s + batch_size])
+            inputs = torch.cat([torch.full_like(tokens[:, :1], BOS), tokens[:, :-1]], 1)
+            lp = torch.log_softmax(self.model(memory[own], cand[own], inputs), -1)
+            target = BagDecoder.targets(cand[own], tokens, fixed)
+            got = lp.gather(-1, target.clamp(min=0)[..., None])[..., 0].masked_fill(target < 0, 0)
+            out[s:s + len(rows)] = (got.sum(1) / (target >= 0).sum(1)).numpy()
+        return out
+
     def _token(self, cand: torch.Tensor, col: int) -> int:
         fixed = self.model.config.fixed
         return int(cand[col - fixed]) if col >= fixed else col

@@ -245,6 +245,7 @@ class DecoderTrainConfig(RunConfig):
     warmup: int = 300
     val_limit: int = 300
     eval_every: int = 1000  # steps between validation scores (an epoch is long on a CPU)
+    init: str | None = None  # start from this trained decoder folder's weights (a warm restart: new schedule)
 
 
 def _token_rows(texts: list[str], vocab, max_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -290,7 +291,13 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
     torch.manual_seed(cfg.seed)
     mcfg = DecoderConfig(embedder.dim, len(vocab.tokens), cfg.fixed, cfg.candidates, cfg.width, cfg.heads,
                          cfg.encoder_layers, cfg.decoder_layers, max_len=cfg.max_len, dropout=cfg.dropout)
-    model = BagDecoder(mcfg).to(device)
+    model = BagDecoder(mcfg)
+    if cfg.init:
+        start = SentenceDecoder.load(cfg.init, words=head).model
+        if start.config != mcfg:
+            raise InputError(f"{cfg.init} has another architecture ({start.config}) than this run ({mcfg})")
+        model.load_state_dict(start.state_dict())
+    model = model.to(device)
     head_model = head.model.to(device).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_tokens = indptr[1:] - indptr[:-1]
