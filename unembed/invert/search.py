@@ -199,15 +199,14 @@ class SearchInverter:
             self.queries += len(batch)
             owner_arr = np.asarray(owner)
             sims_all = np.einsum("nd,nd->n", emb, np.stack([st.target for st in live])[owner_arr])
+            rows_of = [np.flatnonzero(owner_arr == k) for k in range(len(live))]
             fit = np.zeros(len(batch))
             if self.decoder is not None and self.decoder_weight:
                 # only each text's closest proposals can enter its beam: the decoder scores those alone
-                close = np.concatenate([r[np.argsort(-sims_all[r])[:self.fit_top]]
-                                        for r in (np.flatnonzero(owner_arr == k) for k in range(len(live)))])
+                close = np.concatenate([r[np.argsort(-sims_all[r])[:self.fit_top]] for r in rows_of])
                 fit[:] = -np.inf
                 fit[close] = self._fit(g[live_at], owner_arr[close], [batch[r] for r in close])
-            for k, st in enumerate(live):
-                rows = np.flatnonzero(owner_arr == k)
+            for st, rows in zip(live, rows_of):
                 sims = sims_all[rows]
                 pool = st.beam + [(float(s) + fit[r], float(s), batch[r]) for s, r in zip(sims, rows)]
                 pool.sort(key=lambda x: -x[0])
