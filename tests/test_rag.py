@@ -147,6 +147,9 @@ def test_compare_reports_every_column(isolated_home, minilm):
     assert rows[("lossy", "binary")]["bytes_per_vector"] == 48
     for r in rows.values():
         assert r["store_bytes"] > 0 and r["seconds_per_question"] > 0 and len(r["results"]) == 2
+    short = compare([str(QA / "docs" / "volcano.txt")], qa, minilm, load_inverter("lookup", minilm),
+                    encodings=[], k=3, progress=False, max_tokens=12)
+    assert short["max_tokens"] == 12 and short["rows"][0]["chunks"] > rows[("lossless", "f32")]["chunks"]
 
 
 def test_rag_keeps_the_callers_steps_when_it_loads_the_stores_inverter(isolated_home, minilm):

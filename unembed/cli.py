@@ -397,6 +397,7 @@ def rag_compare(
     questions: Annotated[Path, typer.Option(help="TSV: question<TAB>answer.")] = ...,
     k: Annotated[int, typer.Option(help="Chunks to retrieve.")] = 5,
     encodings: Annotated[str, typer.Option(help="Lossy encodings to compare, comma-separated.")] = "f32,f16,int8,binary",
+    max_tokens: Annotated[int, typer.Option(help="Longest chunk, in embedder tokens.")] = 32,
     generate: Annotated[bool, typer.Option("--generate/--no-generate", help="Also answer with the generator.")] = False,
     generator: GeneratorOpt = "gemma",
     embedder: EmbedderOpt = "minilm",
@@ -414,14 +415,16 @@ def rag_compare(
     encs = [check_encoding(e.strip()) for e in encodings.split(",") if e.strip()]
     emb, inv = _load(embedder, inverter)
     report = compare([str(d) for d in docs], questions, emb, inv, encs, k=k,
-                     generator=load_generator(generator) if generate else None, steps=steps, beam=beam, work=work)
+                     generator=load_generator(generator) if generate else None, steps=steps, beam=beam, work=work,
+                     max_tokens=max_tokens)
     if str(json_out) != "-":
         cols = ("mode", "encoding", "bytes_per_vector", "bytes_per_chunk", "store_bytes", "retrieval_agreement",
                 "reconstruction_bleu", "reconstruction_token_f1", "answer_in_context", "answer_words_in_context",
                 "answer_in_context_vs_lossless", "answer_accuracy", "seconds_per_question")
         heads = ("mode", "enc", "B/vec", "B/chunk", "store B", "agree@k", "BLEU", "tok F1", "ans∈ctx",
                  "words∈ctx", "vs lossless", "accuracy", "s/q")
-        table = Table(*heads, title=f"{report['questions']} questions · k {k} · {report['inverter']} on {report['embedder']}")
+        table = Table(*heads, title=f"{report['questions']} questions · k {k} · chunks ≤ {max_tokens} tokens · "
+                      f"{report['inverter']} on {report['embedder']}")
         for r in report["rows"]:
             table.add_row(*("-" if r[c] is None else str(r[c]) for c in cols))
         out.print(table)

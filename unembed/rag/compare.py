@@ -51,7 +51,7 @@ def contains_answer_words(text: str, answer: str) -> bool:
 
 def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[str] = ("f32", "f16", "int8", "binary"),
             k: int = 5, generator=None, steps: Optional[int] = None, beam: Optional[int] = None,
-            work: Optional[Path] = None, progress: bool = True) -> dict:
+            work: Optional[Path] = None, progress: bool = True, max_tokens: int = 32) -> dict:
     qa = read_qa(questions)
     qs = [q for q, _ in qa]
     tmp = None
@@ -61,7 +61,7 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
     work = Path(work)
     configs = [("lossless", "f32")] + [("lossy", e) for e in encodings]
     rows, reference = [], None
-    chunks, vectors = embed_files(docs, embedder)  # once: every store gets the same vectors
+    chunks, vectors = embed_files(docs, embedder, max_tokens)  # once: every store gets the same vectors
     truth = {c.id: c.text for c in chunks}
     try:
         for mode, enc in configs:
@@ -114,6 +114,6 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
     base = rows[0]["answer_in_context"] or 1e-9
     for r in rows:
         r["answer_in_context_vs_lossless"] = round(r["answer_in_context"] / base, 4)
-    return {"embedder": embedder.name, "inverter": inverter.name, "k": k, "questions": len(qa),
+    return {"embedder": embedder.name, "inverter": inverter.name, "k": k, "max_tokens": max_tokens, "questions": len(qa),
             "generator": getattr(generator, "name", None), "rows": rows}
 
