@@ -1,0 +1,63 @@
+"""Chunk length against what lossy RAG keeps: the QA set's documents chunked at each --max-tokens,
+every chunk inverted once (default inverter and settings, 16 chunks a call), then for k = 3 … 15
+the share of questions whose answer string is in the top-k chunks: the real text (lossless) and
+the inverted text (lossy). Shorter chunks invert better but retrieve worse.
+
+    python benchmarks/rag_chunks.py [--max-tokens 32,16]   # → benchmarks/results/rag_chunks.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from unembed import metrics
+from unembed.embed import load_embedder
+from unembed.invert.registry import load_inverter
+from unembed.rag.compare import contains_answer, read_qa
+from unembed.rag.ingest import embed_files
+
+HERE = Path(__file__).resolve().parent
+KS = (3, 5, 8, 10, 15)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--max-tokens", default="32,16")
+    ap.add_argument("--docs", type=Path, default=HERE / "rag_qa" / "docs")
+    ap.add_argument("--questions", type=Path, default=HERE / "rag_qa" / "questions.tsv")
+    ap.add_argument("--json", type=Path, default=HERE / "results" / "rag_chunks.json")
+    args = ap.parse_args()
+
+    emb = load_embedder("minilm")
+    inv = load_inverter("search", emb)
+    qa = read_qa(args.questions)
+    qv = emb.embed([q for q, _ in qa])
+    result = {"embedder": emb.name, "inverter": inv.name, "steps": 8, "beam": 4, "questions": len(qa), "rows": []}
+    for m in [int(x) for x in args.max_tokens.split(",")]:
+        chunks, vecs = embed_files([str(args.docs)], emb, m)
+        t, rec = time.perf_counter(), []
+        for i in range(0, len(chunks), 16):
+            rec += inv.invert(vecs[i:i + 16], steps=8, beam=4)
+            print(f"≤{m} tokens: {len(rec)}/{len(chunks)} chunks inverted", flush=True)
+        truth = [c.text for c in chunks]
+        order = np.argsort(-(qv @ vecs.T), 1)
+        row = {"max_tokens": m, "chunks": len(chunks), "seconds_per_chunk": round((time.perf_counter() - t) / len(chunks), 3),
+               "reconstruction_bleu": round(metrics.bleu(rec, truth), 2),
+               "reconstruction_token_f1": round(metrics.token_f1(rec, truth), 4)}
+        for k in KS:
+            for mode, texts in (("lossless", truth), ("lossy", rec)):
+                hit = [any(contains_answer(texts[j], a) for j in order[i, :k]) for i, (_, a) in enumerate(qa)]
+                row[f"{mode}_answer_in_context@{k}"] = round(float(np.mean(hit)), 4)
+        row["samples"] = [{"text": a, "reconstruction": b} for a, b in zip(truth[:5], rec[:5])]
+        result["rows"].append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "samples"}), flush=True)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
