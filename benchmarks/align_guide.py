@@ -1,4 +1,4 @@
-"""How much of align+search's shortfall is the map? The same search on mpnet vectors, guided three
+"""How much of align+search's shortfall is the map? The same search on mpnet vectors, guided two
 ways over the first --n test texts: by the ridge map from 1,000 pairs (what ships), and by the
 true minilm vector of each text (a perfect map, which no attacker has). It also reports how close
 two cheap guide repairs get to the truth: minilm's embedding of round 1's text, and that plus

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def run(inv, texts, steps, beam, label, decoder=True, weight=None) -> dict:
-    keep, weight = getattr(inv, "decoder", None), getattr(inv, "decoder_weight", 0.0)
+    keep, keep_weight = getattr(inv, "decoder", None), getattr(inv, "decoder_weight", 0.0)
     if not decoder and keep is not None:
         inv.decoder = None
     if weight is not None:
@@ -38,7 +38,7 @@ def run(inv, texts, steps, beam, label, decoder=True, weight=None) -> dict:
         r = evaluate(texts, inv.embedder, inv, steps, beam, batch=8, progress=False)
     finally:
         if keep is not None:
-            inv.decoder, inv.decoder_weight = keep, weight
+            inv.decoder, inv.decoder_weight = keep, keep_weight
     row = {"run": label, "steps": steps, "beam": beam, "n": len(texts), "bleu": round(r["bleu"], 2),
            "token_f1": round(r["token_f1"], 4), "exact_match": r["exact_match"], "cosine": round(r["cosine"], 4),
            "seconds_per_text": round(r["seconds_per_text"], 3),

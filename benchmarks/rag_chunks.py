@@ -16,7 +16,7 @@ import numpy as np
 
 from unembed import metrics
 from unembed.embed import load_embedder
-from unembed.invert.registry import load_inverter
+from unembed.invert.registry import load_inverter, resolve_settings
 from unembed.rag.compare import contains_answer, read_qa
 from unembed.rag.ingest import embed_files
 
@@ -34,14 +34,15 @@ def main() -> None:
 
     emb = load_embedder("minilm")
     inv = load_inverter("search", emb)
+    steps, beam = resolve_settings(inv, None, None)
     qa = read_qa(args.questions)
     qv = emb.embed([q for q, _ in qa])
-    result = {"embedder": emb.name, "inverter": inv.name, "steps": 8, "beam": 4, "questions": len(qa), "rows": []}
+    result = {"embedder": emb.name, "inverter": inv.name, "steps": steps, "beam": beam, "questions": len(qa), "rows": []}
     for m in [int(x) for x in args.max_tokens.split(",")]:
         chunks, vecs = embed_files([str(args.docs)], emb, m)
         t, rec = time.perf_counter(), []
         for i in range(0, len(chunks), 16):
-            rec += inv.invert(vecs[i:i + 16], steps=8, beam=4)
+            rec += inv.invert(vecs[i:i + 16], steps=steps, beam=beam)
             print(f"≤{m} tokens: {len(rec)}/{len(chunks)} chunks inverted", flush=True)
         truth = [c.text for c in chunks]
         order = np.argsort(-(qv @ vecs.T), 1)
