@@ -75,6 +75,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=HERE / "results" / "decoder.json")
     ap.add_argument("--rows", default=",".join(ROWS), help="main-table rows to run; lookup and nodecoder do not "
                     "depend on the decoder, so a new decoder needs only hypothesis,default,vote")
+    ap.add_argument("--seed", type=int, default=0, help="the search's random seed (its default is 0)")
     args = ap.parse_args()
     rows = [r for r in args.rows.split(",") if r]
     if unknown := set(rows) - set(ROWS):
@@ -82,6 +83,7 @@ def main() -> None:
 
     emb = load_embedder("minilm")
     inv = load_inverter("search", emb)
+    inv.seed = args.seed
     lookup = load_inverter("lookup", emb)
     if inv.decoder is None:
         raise SystemExit("no bag decoder shipped for minilm (models/minilm-decoder)")
