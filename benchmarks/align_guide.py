@@ -13,8 +13,6 @@ import json
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from unembed import metrics
 from unembed.data.corpus import read_split
 from unembed.embed import load_embedder
@@ -46,18 +44,18 @@ def main() -> None:
     def run(name, guides) -> list[str]:
         recon = search.invert(y, steps=args.steps, beam=args.beam, guides=guides)
         result["runs"][name] = {"bleu": metrics.bleu(recon, test), "token_f1": metrics.token_f1(recon, test),
-                                "cosine_in_victim": float(np.mean((victim.embed(recon) * y).sum(1))),
+                                "cosine_in_victim": metrics.cosine(y, victim.embed(recon)),
                                 "example": recon[0]}
         print(name, json.dumps(result["runs"][name]), flush=True)
         return recon
 
     g = a(y)
-    result["guide_cosine"]["ridge map"] = float(np.mean((g * x).sum(1)))
+    result["guide_cosine"]["ridge map"] = metrics.cosine(x, g)
     first = run("ridge map guide", g)
     x1, y1 = known.embed(first), victim.embed(first)
     repaired = l2_normalise(x1 + (y - y1) @ a.weights["linear"])
-    result["guide_cosine"]["minilm of round 1's text"] = float(np.mean((x1 * x).sum(1)))
-    result["guide_cosine"]["that + W(y − y₁)"] = float(np.mean((repaired * x).sum(1)))
+    result["guide_cosine"]["minilm of round 1's text"] = metrics.cosine(x, x1)
+    result["guide_cosine"]["that + W(y − y₁)"] = metrics.cosine(x, repaired)
     print(json.dumps(result["guide_cosine"]), flush=True)
     run("true minilm vector as guide (perfect map)", x)
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -53,7 +53,7 @@ def main() -> None:
     def score(recon: list[str], seconds: float, queries=None) -> dict:
         back = victim.embed(recon)
         out = {"bleu": metrics.bleu(recon, test), "token_f1": metrics.token_f1(recon, test),
-               "exact_match": metrics.exact_match(recon, test), "cosine": float(np.mean((back * v_test).sum(1))),
+               "exact_match": metrics.exact_match(recon, test), "cosine": metrics.cosine(v_test, back),
                "seconds_per_text": seconds, "example": recon[0]}
         if queries is not None:
             out["victim_queries_per_text"] = queries
@@ -64,7 +64,7 @@ def main() -> None:
         fits = {}
         for method in ("ridge", "procrustes") + (("mlp",) if n in (100, 1000) else ()):
             a = Alignment.fit(v_train[:n], k_train[:n], method, (victim.name, victim.dim), (known.name, known.dim))
-            fits[method] = (float(np.mean((a(v_held) * k_held).sum(1))), a)
+            fits[method] = (metrics.cosine(k_held, a(v_held)), a)
         best = max(fits, key=lambda m: fits[m][0])
         maps[n] = fits[best][1]
         t = time.perf_counter()
