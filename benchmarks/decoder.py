@@ -88,9 +88,9 @@ def main() -> None:
     if inv.decoder is None:
         raise SystemExit("no bag decoder shipped for minilm (models/minilm-decoder)")
     steps, beam = resolve_settings(inv, None, None)
-    result = {"embedder": emb.name, "default": {"steps": steps, "beam": beam}, "main": {}, "grid": [], "length": [],
+    result = {"embedder": emb.name, "default": {"steps": steps, "beam": beam, "seed": args.seed}, "main": {}, "grid": [], "length": [],
               "command": f"python benchmarks/decoder.py --n {args.n} --n-ood {args.n_ood} --n-grid {args.n_grid} "
-                         f"--n-length {args.n_length} --rows {','.join(rows)}"}
+                         f"--n-length {args.n_length} --rows {','.join(rows)} --seed {args.seed}"}
 
     def save():
         args.json.parent.mkdir(parents=True, exist_ok=True)
