@@ -1,5 +1,9 @@
 """`unembed train` on the tiny corpus with the real minilm: exports, resumes, loads, and feeds the search."""
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,11 +162,6 @@ def test_search_steps_zero_is_the_decoders_hypothesis_alone(minilm):
 def test_gpu_carry_parts_rebuild_minilm_and_the_data(isolated_home, tiny_corpus, minilm):
     """tools/gpu_carry.py: every part fits a device call's return and carry limits, and what unpack
     rebuilds is a minilm that a fresh interpreter loads (fp16) with the same vectors, and the splits."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[1]
     stage, site, data = isolated_home / "stage", isolated_home / "site", isolated_home / "data"
     env = os.environ | {"PYTHONPATH": str(root)}

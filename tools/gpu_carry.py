@@ -23,23 +23,22 @@ SPLITS = ("train.txt", "val.txt", "test.txt", "manifest.json")
 
 
 def pack(out: Path) -> None:
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file, save
 
     from unembed.embed.registry import minilm_path
     from unembed.paths import data_dir
 
     out.mkdir(parents=True, exist_ok=True)
     src = minilm_path()
+    weights = save({k: (v.half() if v.is_floating_point() else v) for k, v in load_file(src / "model.safetensors").items()})
     half = io.BytesIO()
-    weights = {k: (v.half() if v.is_floating_point() else v) for k, v in load_file(src / "model.safetensors").items()}
-    tmp = out / "model.safetensors.tmp"
-    save_file(weights, str(tmp))
     with tarfile.open(fileobj=half, mode="w") as tar:
         for f in sorted(src.rglob("*")):
             if f.is_file() and f.name != "model.safetensors":
                 tar.add(f, arcname=str(f.relative_to(src)))
-        tar.add(tmp, arcname="model.safetensors")
-    tmp.unlink()
+        info = tarfile.TarInfo("model.safetensors")
+        info.size = len(weights)
+        tar.addfile(info, io.BytesIO(weights))
     blob = half.getvalue()
     for old in out.glob("minilm.part*"):
         old.unlink()
@@ -64,7 +63,7 @@ def unpack(stage: Path, site: Path, data: Path) -> None:
     data.mkdir(parents=True, exist_ok=True)
     with tarfile.open(stage / "data.tar.gz") as tar:
         tar.extractall(data, filter="data")
-    print(f"export PYTHONPATH={site}:$PWD UNEMBED_DATA={data}")
+    print(f"export PYTHONPATH={site}:$PWD UNEMBED_DATA={data} UNEMBED_HOME=/tmp/unembed-home")
 
 
 def main() -> None:
