@@ -34,7 +34,7 @@ def run(inv, texts, steps, beam, label, decoder=True, weight=None) -> dict:
         inv.decoder = None
     if weight is not None:
         inv.decoder_weight = weight
-    try:  # batches of 8: the search's random proposals depend on which texts share a batch
+    try:
         r = evaluate(texts, inv.embedder, inv, steps, beam, batch=8, progress=False)
     finally:
         if keep is not None:

@@ -36,7 +36,6 @@ def recall_at(ranked: list[list[tuple[str, float]]], texts: list[str]) -> float:
 
 
 def run_search(inv, refs, steps, beam) -> dict:
-    # batches of 8: the search's random proposals depend on which texts share a batch
     r = evaluate(refs, inv.embedder, inv, steps, beam, batch=8)
     return {"word_head": inv.words is not None, "steps": steps, "beam": beam, "bleu": round(r["bleu"], 2),
             "token_f1": round(r["token_f1"], 4), "exact_match": r["exact_match"], "cosine": round(r["cosine"], 4),

@@ -159,6 +159,18 @@ def test_search_steps_zero_is_the_decoders_hypothesis_alone(minilm):
     assert inv.queries_per_text == [0]
 
 
+def test_search_inverts_a_vector_the_same_whatever_shares_its_call(minilm):
+    """The search's random proposals are seeded per vector, so a batch's order or company changes nothing."""
+    from unembed.invert.registry import load_inverter
+
+    inv = load_inverter("search", minilm)
+    v = minilm.embed(["A small boat sailed across the lake at dawn.", "The bank raised interest rates again.",
+                      "Children played football in the park."])
+    together = inv.invert(v, steps=2, beam=2)
+    assert [inv.invert(v[i:i + 1], steps=2, beam=2)[0] for i in range(3)] == together
+    assert inv.invert(v[::-1], steps=2, beam=2) == together[::-1]
+
+
 def test_gpu_carry_parts_rebuild_minilm_and_the_data(isolated_home, tiny_corpus, minilm):
     """tools/gpu_carry.py: every part fits a device call's return and carry limits, and what unpack
     rebuilds is a minilm that a fresh interpreter loads (fp16) with the same vectors, and the splits."""

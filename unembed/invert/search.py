@@ -38,6 +38,7 @@ class _State:
     queries: int = 0
     trace: list = field(default_factory=list)  # (best cosine, best text) after the seeds and each step
     extra: list = field(default_factory=list)  # whole candidates to score in the first step (the word head's bag)
+    rng: random.Random = field(default_factory=random.Random)
 
 
 class SearchInverter:
@@ -97,6 +98,8 @@ class SearchInverter:
         vocab = list(counts)
         start = [(float(s), float(s), tuple(t)) for s, t in zip(scores[:beam], texts[:beam])]
         st = _State(target, vocab, [float(counts[w]) for w in vocab], texts, start, {t for *_, t in start})
+        # seeded by the vector itself: a text's inversion must not depend on which others share its call
+        st.rng = random.Random(self.seed.to_bytes(8, "little", signed=True) + np.ascontiguousarray(target, np.float32).tobytes())
         bag = [w for w, p in predicted if p >= BAG_THRESHOLD]
         if bag and self.bag_seed and self.polisher is not None:  # the head's bag in the trigram model's order, as one more seed
             words = self.polisher.lm.arrange(bag)
@@ -104,13 +107,13 @@ class SearchInverter:
             st.extra += [tuple(words), tuple(words[:-1]) + (words[-1] + ".",)]
         return st
 
-    def _propose(self, st: _State, hyp: tuple[str, ...], rng: random.Random) -> set[tuple[str, ...]]:
+    def _propose(self, st: _State, hyp: tuple[str, ...]) -> set[tuple[str, ...]]:
         out: set[tuple[str, ...]] = set()
         n = len(hyp)
         for i in range(n):  # every deletion: cheap and often the biggest win on a neighbour's extra words
             if n > 1:
                 out.add(hyp[:i] + hyp[i + 1:])
-        tries = 0
+        tries, rng = 0, st.rng
         while len(out) < self.proposals + n and tries < 4 * self.proposals:
             tries += 1
             r = rng.random()
@@ -128,12 +131,12 @@ class SearchInverter:
                 out.add(hyp[:i] + tuple(other[j:]) if rng.random() < 0.5 else tuple(other[:j]) + hyp[i:])
         return {c for c in out if c}
 
-    def _fresh(self, st: _State, hyp: tuple[str, ...], rng: random.Random) -> list[tuple[str, ...]]:
+    def _fresh(self, st: _State, hyp: tuple[str, ...]) -> list[tuple[str, ...]]:
         """This hypothesis's unseen proposals, in the order they are queued (gradient swaps first)."""
-        fresh = self._propose(st, hyp, rng) - st.seen
+        fresh = self._propose(st, hyp) - st.seen
         if self.max_queries is not None:  # a budget keeps a random, reproducible share
             fresh = sorted(fresh)
-            rng.shuffle(fresh)
+            st.rng.shuffle(fresh)
         if self.gradient is not None:
             first = list(dict.fromkeys(c for c in self.gradient.propose(hyp, st.target) if c not in st.seen))
             fresh = first + [c for c in fresh if c not in set(first)]
@@ -171,7 +174,6 @@ class SearchInverter:
         for st in states:
             st.queries = idx.shape[1] if guides is not None else 0
             st.trace.append((st.beam[0][1], " ".join(st.beam[0][2])))
-        rng = random.Random(self.seed)
         for _ in range(steps):
             live_at = [i for i, s in enumerate(states) if not s.done]
             live = [states[i] for i in live_at]
@@ -182,7 +184,7 @@ class SearchInverter:
                 room = float("inf") if self.max_queries is None else self.max_queries - st.queries
                 seeds, st.extra = st.extra, []
                 for hyp in [None] + [h for *_, h in st.beam]:  # None: the word head's seeds, queued first
-                    fresh = list(dict.fromkeys(c for c in seeds if c not in st.seen)) if hyp is None else self._fresh(st, hyp, rng)
+                    fresh = list(dict.fromkeys(c for c in seeds if c not in st.seen)) if hyp is None else self._fresh(st, hyp)
                     for c in fresh:
                         if room <= 0:
                             break
