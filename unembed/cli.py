@@ -147,6 +147,7 @@ def train_cmd(
     seed: Annotated[int, typer.Option(help="Seeds the initialisation and the data order.")] = 0,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop, checkpointed, after this long; run again to resume.")] = None,
     init: Annotated[Optional[Path], typer.Option(help="decoder only: start from this trained decoder folder's weights (more epochs on a shipped model, with a new schedule).")] = None,
+    eval_every: Annotated[Optional[int], typer.Option(help="decoder only: steps between validation scores (default 1000; 0: at each epoch's end only, as on a GPU, where scoring on the CPU would cost more than the steps).")] = None,
     json_out: JsonOpt = None,
 ):
     """Train the word head or the bag decoder for an embedder (resumes from OUT/checkpoint.pt when the
@@ -158,9 +159,11 @@ def train_cmd(
         raise InputError(f"unknown --model {model!r}: choose words or decoder")
     if init and model != "decoder":
         raise InputError("--init starts a decoder from a trained one: use it with --model decoder")
+    if eval_every is not None and (model != "decoder" or eval_every < 0):
+        raise InputError("--eval-every is for --model decoder, and is 0 or more steps")
     name = Path(embedder).name.split("@")[0]
     out_dir = out_dir or Path("runs") / f"{name}-{model}"
-    given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr).items() if v is not None}
+    given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, eval_every=eval_every).items() if v is not None}
     common = dict(embedder=embedder, out=str(out_dir), train_limit=limit, device=device, seed=seed, max_minutes=max_minutes)
     log = lambda line: err.print(line, highlight=False)  # noqa: E731
     if model == "words":

@@ -92,7 +92,7 @@ def bag_f1(predicted: list[set[str]], texts: list[str]) -> float:
 
 def _fingerprint(config: dict) -> dict:
     """What must match for a checkpoint to be resumed: all but where and how fast it runs."""
-    return {k: v for k, v in config.items() if k not in ("out", "device", "threads", "checkpoint_every", "max_minutes")}
+    return {k: v for k, v in config.items() if k not in ("out", "device", "threads", "checkpoint_every", "max_minutes", "eval_every")}
 
 
 def _save_atomic(obj, path: Path) -> None:
@@ -244,7 +244,7 @@ class DecoderTrainConfig(RunConfig):
     lr: float = 1e-3
     warmup: int = 300
     val_limit: int = 300
-    eval_every: int = 1000  # steps between validation scores (an epoch is long on a CPU)
+    eval_every: int = 1000  # steps between validation scores (an epoch is long on a CPU); 0: at each epoch's end only
     init: str | None = None  # start from this trained decoder folder's weights (a warm restart: new schedule)
 
 
@@ -362,7 +362,7 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
             loss_sum += loss.item() * len(rows)
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.2f}")
-            if step % cfg.eval_every == 0 or b + 1 == per_epoch:
+            if (cfg.eval_every and step % cfg.eval_every == 0) or b + 1 == per_epoch:
                 evaluate(epoch + (b + 1) / per_epoch, seen, loss_sum, t0)
             elif step % cfg.checkpoint_every == 0:
                 checkpoint()
