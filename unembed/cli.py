@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .data.corpus import MAX_TOKENS
 from .errors import InputError, UnembedError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn text embeddings back into text.")
@@ -32,6 +33,7 @@ InverterOpt = Annotated[Optional[str], typer.Option(help="Inverter spec (default
 StepsOpt = Annotated[Optional[int], typer.Option(help="Correction steps (default: the inverter's).")]
 BeamOpt = Annotated[Optional[int], typer.Option(help="Beam width (default: the inverter's).")]
 JsonOpt = Annotated[Optional[Path], typer.Option("--json", help="Write JSON here ('-' for stdout).")]
+ChunkTokensOpt = Annotated[int, typer.Option(help="Longest chunk, in embedder tokens (the inverters were trained on texts up to this).")]
 
 
 def friendly(fn):
@@ -268,7 +270,7 @@ def rag_ingest(
     lossy_pattern: Annotated[Optional[List[str]], typer.Option(help="hybrid: glob of documents kept lossy (repeatable).")] = None,
     embedder: EmbedderOpt = "minilm",
     inverter: InverterOpt = None,
-    max_tokens: Annotated[int, typer.Option(help="Longest chunk, in embedder tokens.")] = 32,
+    max_tokens: ChunkTokensOpt = MAX_TOKENS,
     batch_chunks: Annotated[int, typer.Option(help="Chunks per commit (whole documents always share one).")] = 256,
     encrypt: Annotated[bool, typer.Option("--encrypt", help="A new store seals its vectors at rest with the key "
                                           "in $UNEMBED_STORE_KEY_FILE or $UNEMBED_STORE_KEY.")] = False,
@@ -400,7 +402,7 @@ def rag_compare(
     questions: Annotated[Path, typer.Option(help="TSV: question<TAB>answer.")] = ...,
     k: Annotated[int, typer.Option(help="Chunks to retrieve.")] = 5,
     encodings: Annotated[str, typer.Option(help="Lossy encodings to compare, comma-separated.")] = "f32,f16,int8,binary",
-    max_tokens: Annotated[int, typer.Option(help="Longest chunk, in embedder tokens.")] = 32,
+    max_tokens: ChunkTokensOpt = MAX_TOKENS,
     generate: Annotated[bool, typer.Option("--generate/--no-generate", help="Also answer with the generator.")] = False,
     generator: GeneratorOpt = "gemma",
     embedder: EmbedderOpt = "minilm",

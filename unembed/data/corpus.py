@@ -19,6 +19,8 @@ from ..errors import InputError
 from ..paths import data_dir, home
 from .sources import SOURCES
 
+MAX_TOKENS = 32  # the longest training text, in embedder tokens; RAG chunks are cut to fit it
+
 SPLITS = ("train", "val", "test", "ood")
 # obvious profanity/slurs: nlp-corpus includes NSFW text we do not want a product to emit
 _BLOCK = re.compile(r"\b(fuck\w*|shit\w*|cunt\w*|nigg\w*|fag\w*|bitch\w*|whore\w*|rape\w*|porn\w*|slut\w*|dick|cock\w*|pussy)\b", re.I)
@@ -29,7 +31,7 @@ _OK_CHARS = re.compile(r"^[A-Za-z0-9 .,;:!?'\"()\-–—$%&/£€]+$")
 class CorpusConfig:
     sources: tuple[str, ...] = ("brown", "nlp_corpus", "wordnet", "gcide", "bbc")
     ood: tuple[str, ...] = ("bbc",)
-    max_tokens: int = 32  # embedder-tokenizer tokens, special tokens excluded
+    max_tokens: int = MAX_TOKENS  # embedder-tokenizer tokens, special tokens excluded
     min_words: int = 4
     val_fraction: float = 0.01
     test_fraction: float = 0.01

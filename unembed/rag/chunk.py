@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..data.corpus import MAX_TOKENS
 from ..data.sources import split_sentences
 from ..errors import InputError
 
@@ -57,7 +58,7 @@ def _split_long(sentence: str, count: Callable[[str], int], max_tokens: int) -> 
         parts += 1
 
 
-def chunk_text(text: str, count: Callable[[str], int], max_tokens: int = 32, markdown: bool = False) -> list[Piece]:
+def chunk_text(text: str, count: Callable[[str], int], max_tokens: int = MAX_TOKENS, markdown: bool = False) -> list[Piece]:
     if markdown:
         text = clean_markdown(text)
     out: list[Piece] = []

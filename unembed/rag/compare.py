@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 from tqdm import tqdm
 
 from .. import metrics
+from ..data.corpus import MAX_TOKENS
 from ..errors import InputError
 from ..store import StoreInfo, bytes_per_vector, create_store
 from .ask import RAG, build_prompt
@@ -51,7 +52,7 @@ def contains_answer_words(text: str, answer: str) -> bool:
 
 def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[str] = ("f32", "f16", "int8", "binary"),
             k: int = 5, generator=None, steps: Optional[int] = None, beam: Optional[int] = None,
-            work: Optional[Path] = None, progress: bool = True, max_tokens: int = 32) -> dict:
+            work: Optional[Path] = None, progress: bool = True, max_tokens: int = MAX_TOKENS) -> dict:
     qa = read_qa(questions)
     qs = [q for q, _ in qa]
     tmp = None

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from ..errors import MismatchError
 from ..store import Chunk, StoreInfo, create_store, open_store, store_exists
+from ..data.corpus import MAX_TOKENS
 from .chunk import chunk_text, file_hash, find_files
 
 if TYPE_CHECKING:
@@ -43,19 +44,19 @@ def open_or_create(location, embedder, inverter: str, mode: Optional[str] = None
     return create_store(location, info, key)
 
 
-def chunk_document(doc: str, source: str, data: bytes, count, max_tokens: int = 32, markdown: bool = False) -> list[Chunk]:
+def chunk_document(doc: str, source: str, data: bytes, count, max_tokens: int = MAX_TOKENS, markdown: bool = False) -> list[Chunk]:
     """One document's chunks, carrying its id and content hash (which make re-ingest a no-op)."""
     h = file_hash(data)
     pieces = chunk_text(data.decode("utf-8", errors="replace"), count, max_tokens, markdown=markdown)
     return [Chunk(doc, i, p.text, p.position, h, len(pieces), source=source) for i, p in enumerate(pieces)]
 
 
-def chunk_file(path: Path, data: bytes, count, max_tokens: int = 32) -> list[Chunk]:
+def chunk_file(path: Path, data: bytes, count, max_tokens: int = MAX_TOKENS) -> list[Chunk]:
     return chunk_document(doc_id(path), path.name, data, count, max_tokens,
                           markdown=path.suffix.lower() in (".md", ".markdown"))
 
 
-def ingest_texts(documents: list[tuple[str, str]], store, embedder, max_tokens: int = 32) -> dict:
+def ingest_texts(documents: list[tuple[str, str]], store, embedder, max_tokens: int = MAX_TOKENS) -> dict:
     """(document id, text) pairs, as an API receives them: same replace / no-op rules as files,
     one commit for all of them. The text never touches disk unless the store's mode keeps it."""
     existing = store.documents()
@@ -81,14 +82,14 @@ def ingest_texts(documents: list[tuple[str, str]], store, embedder, max_tokens: 
     return summary
 
 
-def embed_files(paths, embedder, max_tokens: int = 32) -> tuple[list[Chunk], np.ndarray]:
+def embed_files(paths, embedder, max_tokens: int = MAX_TOKENS) -> tuple[list[Chunk], np.ndarray]:
     """Every chunk of every file and its vector, for filling several stores from one embedding pass."""
     count = _count_fn(embedder)
     chunks = [c for f in find_files(paths) for c in chunk_file(f, f.read_bytes(), count, max_tokens)]
     return chunks, embedder.embed([c.text for c in chunks])
 
 
-def ingest(paths, store, embedder, max_tokens: int = 32, batch_chunks: int = 256, progress: bool = True) -> dict:
+def ingest(paths, store, embedder, max_tokens: int = MAX_TOKENS, batch_chunks: int = 256, progress: bool = True) -> dict:
     files = find_files(paths)
     existing = store.documents()
     count = _count_fn(embedder)

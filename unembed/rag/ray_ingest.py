@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..data.corpus import MAX_TOKENS
 from ..errors import MissingPackageError
 from .chunk import file_hash, find_files
 from .ingest import _count_fn, chunk_file, doc_id
@@ -27,7 +28,7 @@ def _embed_shard(embedder_spec: str, files: list[str], max_tokens: int):
     return out
 
 
-def ray_ingest(paths, store, embedder_spec: str, workers: int = 4, max_tokens: int = 32) -> dict:
+def ray_ingest(paths, store, embedder_spec: str, workers: int = 4, max_tokens: int = MAX_TOKENS) -> dict:
     try:
         import ray
     except ImportError:
