@@ -110,6 +110,9 @@ def test_decoder_trains_resumes_bit_exact_and_loads(isolated_home, minilm):
     assert all(torch.equal(a[k], c[k]) for k in a)
     with pytest.raises(InputError, match="another architecture"):
         train_decoder(_decoder_cfg(isolated_home / "dec-wide", head, init=str(full), width=64), log=lambda _: None)
+    spans = isolated_home / "dec-spans"  # one extra word span per sentence: more training pairs
+    train_decoder(_decoder_cfg(spans, head, epochs=1, spans=1), log=lambda _: None)
+    assert 256 < json.loads((spans / "config.json").read_text())["train"]["train_sentences"] <= 512
 
     decoder = SentenceDecoder.load(full)  # finds its word head by the relative path it recorded
     out = decoder.generate(minilm.embed(["The government said the economy grew.", "A boat on the lake."]), beam=3)
@@ -120,6 +123,15 @@ def test_decoder_trains_resumes_bit_exact_and_loads(isolated_home, minilm):
     (full / "config.json").write_text('{"kind": "word-head"}')
     with pytest.raises(UnknownModelError, match="not a bag decoder"):
         SentenceDecoder.load(full)
+
+
+def test_word_spans_are_shorter_contiguous_pieces_the_same_every_run():
+    from unembed.invert.train import word_spans
+
+    texts = ["The minister announced new funding for schools today.", "Too short here."]
+    spans = word_spans(texts, 3)
+    assert len(spans) == 3 and spans == word_spans(texts, 3)
+    assert all(4 <= len(p.split()) < 8 and p in texts[0] for p in spans)
 
 
 def test_decoder_vocabulary_round_trips_text():

@@ -149,6 +149,7 @@ def train_cmd(
     seed: Annotated[int, typer.Option(help="Seeds the initialisation and the data order.")] = 0,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop, checkpointed, after this long; run again to resume.")] = None,
     init: Annotated[Optional[Path], typer.Option(help="decoder only: start from this trained decoder folder's weights (more epochs on a shipped model, with a new schedule).")] = None,
+    spans: Annotated[int, typer.Option(help="decoder only: extra training texts per sentence, random word spans of it (embedded once, cached).")] = 0,
     eval_every: Annotated[Optional[int], typer.Option(help="decoder only: steps between validation scores (default 1000; 0: at each epoch's end only, as on a GPU, where scoring on the CPU would cost more than the steps).")] = None,
     json_out: JsonOpt = None,
 ):
@@ -163,6 +164,8 @@ def train_cmd(
         raise InputError("--init starts a decoder from a trained one: use it with --model decoder")
     if eval_every is not None and (model != "decoder" or eval_every < 0):
         raise InputError("--eval-every is for --model decoder, and is 0 or more steps")
+    if spans and (model != "decoder" or spans < 0):
+        raise InputError("--spans is for --model decoder, and is 0 or more")
     name = Path(embedder).name.split("@")[0]
     out_dir = out_dir or Path("runs") / f"{name}-{model}"
     given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, eval_every=eval_every).items() if v is not None}
@@ -172,7 +175,7 @@ def train_cmd(
         last = train(TrainConfig(vocab_size=vocab_size, **common, **given), log=log)
     else:
         head = word_head or models_dir() / f"{name}-words"
-        last = train_decoder(DecoderTrainConfig(word_head=str(head), init=str(init) if init else None,
+        last = train_decoder(DecoderTrainConfig(word_head=str(head), init=str(init) if init else None, spans=spans,
                                                 **common, **given), log=log)
     if last.get("stopped"):
         out.print(f"stopped at step {last['step']} of {last['total']}; the same command resumes it")

@@ -246,6 +246,24 @@ class DecoderTrainConfig(RunConfig):
     val_limit: int = 300
     eval_every: int = 1000  # steps between validation scores (an epoch is long on a CPU); 0: at each epoch's end only
     init: str | None = None  # start from this trained decoder folder's weights (a warm restart: new schedule)
+    spans: int = 0  # extra texts per training sentence: random word spans of it (more pairs from the same corpus)
+
+
+def word_spans(texts: list[str], per_text: int, min_words: int = 4) -> list[str]:
+    """`per_text` random contiguous word spans of each text long enough to have a shorter one
+    (min_words to all but one word), the same every run: a clause or phrase is a text a store may
+    hold too, and its embedding is a new training pair although no new words are seen."""
+    rng = np.random.default_rng(0)
+    out = []
+    for t in texts:
+        w = t.split()
+        if len(w) <= min_words:
+            continue
+        for _ in range(per_text):
+            size = int(rng.integers(min_words, len(w)))
+            start = int(rng.integers(0, len(w) - size + 1))
+            out.append(" ".join(w[start:start + size]))
+    return out
 
 
 def _token_rows(texts: list[str], vocab, max_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -284,6 +302,7 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
     val_texts = read_split("val")[:cfg.val_limit]
     if not texts or not val_texts:
         raise InputError("the training or validation split is empty: run `unembed data build`")
+    texts = texts + word_spans(texts, cfg.spans)
     indptr, ids = _token_rows(texts, vocab, cfg.max_len)
     x = ReferenceIndex(embedder, texts).vectors
     x_val = ReferenceIndex(embedder, val_texts).vectors.astype(np.float32)
