@@ -97,9 +97,9 @@ class SearchInverter:
             counts[w] += self.word_weight * p ** 0.5
         vocab = list(counts)
         start = [(float(s), float(s), tuple(t)) for s, t in zip(scores[:beam], texts[:beam])]
-        st = _State(target, vocab, [float(counts[w]) for w in vocab], texts, start, {t for *_, t in start})
         # seeded by the vector itself: a text's inversion must not depend on which others share its call
-        st.rng = random.Random(int(self.seed).to_bytes(8, "little", signed=True) + np.ascontiguousarray(target, np.float32).tobytes())
+        rng = random.Random(int(self.seed).to_bytes(8, "little", signed=True) + np.ascontiguousarray(target, np.float32).tobytes())
+        st = _State(target, vocab, [float(counts[w]) for w in vocab], texts, start, {t for *_, t in start}, rng=rng)
         bag = [w for w, p in predicted if p >= BAG_THRESHOLD]
         if bag and self.bag_seed and self.polisher is not None:  # the head's bag in the trigram model's order, as one more seed
             words = self.polisher.lm.arrange(bag)

@@ -302,7 +302,8 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
     val_texts = read_split("val")[:cfg.val_limit]
     if not texts or not val_texts:
         raise InputError("the training or validation split is empty: run `unembed data build`")
-    texts = texts + word_spans(texts, cfg.spans)
+    if cfg.spans:
+        texts = texts + word_spans(texts, cfg.spans)
     indptr, ids = _token_rows(texts, vocab, cfg.max_len)
     x = ReferenceIndex(embedder, texts).vectors
     x_val = ReferenceIndex(embedder, val_texts).vectors.astype(np.float32)
