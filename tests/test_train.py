@@ -159,6 +159,18 @@ def test_shipped_decoder_writes_sentences_from_minilm_vectors(minilm):
     ll = decoder.log_likelihood(minilm.embed(texts), texts + scrambled + texts[::-1], owner=[0, 1, 0, 1, 0, 1])
     assert ll.shape == (6,) and np.all(ll < 0)
     assert ll[0] > max(ll[2], ll[4]) and ll[1] > max(ll[3], ll[5])
+    # writing one token at a time from cached keys and values gives the full forward pass's logits
+    v = minilm.embed(texts)
+    cand, logp = decoder.candidates(v)
+    with torch.no_grad():
+        memory = decoder.model.encode(torch.from_numpy(v), cand, logp)
+        seqs = torch.tensor([decoder.vocab.encode(t, 40)[:-1] for t in ("The economy grew very fast.", "A boat sailed at dawn.")])
+        seqs = torch.cat([torch.full_like(seqs[:, :1], 1), seqs], 1)
+        full = decoder.model(memory, cand, seqs)
+        step = decoder.model.stepper(memory, cand)
+        inc = torch.stack([step(seqs[:, t]) for t in range(seqs.shape[1])], 1)
+    assert torch.equal(torch.isinf(full), torch.isinf(inc))
+    assert torch.allclose(full[torch.isfinite(full)], inc[torch.isfinite(inc)], atol=1e-4)
 
 
 def test_search_steps_zero_is_the_decoders_hypothesis_alone(minilm):

@@ -86,7 +86,11 @@ class BagDecoder(nn.Module):
         t = inputs.shape[1]
         h = self.tok(inputs) + self.pos(torch.arange(t, device=inputs.device))
         causal = torch.triu(torch.full((t, t), float("-inf"), device=inputs.device), 1)
-        h = self.norm(self.decoder(h, memory, tgt_mask=causal, tgt_is_causal=True))
+        return self.logits(self.norm(self.decoder(h, memory, tgt_mask=causal, tgt_is_causal=True)), memory, cand)
+
+    def logits(self, h: torch.Tensor, memory: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
+        """The decoder's final states (n, t, width) → next-token logits (n, t, fixed + m)."""
+        c = self.config
         fixed = h @ self.tok.weight[:c.fixed].T
         point = torch.einsum("ntw,nmw->ntm", self.point(h), memory[:, c.prefix:]) / c.width ** 0.5
         # a candidate that is also a fixed token is reached only by pointing: its mass is not split.
@@ -96,6 +100,9 @@ class BagDecoder(nn.Module):
         banned[:, [PAD, BOS]] = True
         return torch.cat([fixed.masked_fill(banned[:, None, :], float("-inf")), point], -1)
 
+    def stepper(self, memory: torch.Tensor, cand: torch.Tensor) -> "Stepper":
+        return Stepper(self, memory, cand)
+
     @staticmethod
     def targets(cand: torch.Tensor, tokens: torch.Tensor, fixed: int) -> torch.Tensor:
         """Next-token ids (n, t) in the forward() column space: a candidate's column when the token is
@@ -104,6 +111,55 @@ class BagDecoder(nn.Module):
         where = hit.float().argmax(-1)
         out = torch.where(hit.any(-1), fixed + where, torch.where(tokens < fixed, tokens, UNK))
         return out.masked_fill(tokens == PAD, -100)
+
+
+class Stepper:
+    """Writes one token at a time with the model's weights: each layer projects the memory into
+    cross-attention keys and values once and caches its self-attention keys and values, so a
+    step costs one token's work. Calling forward() at every step would redo the whole prefix and
+    re-project the memory each time (most of generate()'s time)."""
+
+    def __init__(self, model: BagDecoder, memory: torch.Tensor, cand: torch.Tensor):
+        self.model, self.memory, self.cand = model, memory, cand
+        self.heads, self.t = model.config.heads, 0
+        w = model.config.width
+        self.cross = []
+        for layer in model.decoder.layers:
+            a = layer.multihead_attn
+            k = nn.functional.linear(memory, a.in_proj_weight[w:2 * w], a.in_proj_bias[w:2 * w])
+            v = nn.functional.linear(memory, a.in_proj_weight[2 * w:], a.in_proj_bias[2 * w:])
+            self.cross.append((self._split(k), self._split(v)))
+        self.past: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(self.cross)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:  # (n, t, width) → (n, heads, t, width / heads)
+        return x.view(x.shape[0], x.shape[1], self.heads, -1).transpose(1, 2)
+
+    def _attend(self, attn: nn.MultiheadAttention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        out = nn.functional.scaled_dot_product_attention(self._split(q), k, v)
+        return attn.out_proj(out.transpose(1, 2).reshape(q.shape))
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The last written token of each row (n,) → logits (n, fixed + m) for the next one."""
+        m, w = self.model, self.model.config.width
+        h = (m.tok(tokens) + m.pos.weight[self.t])[:, None]
+        for i, (layer, (ck, cv)) in enumerate(zip(m.decoder.layers, self.cross)):
+            sa = layer.self_attn
+            q, k, v = nn.functional.linear(layer.norm1(h), sa.in_proj_weight, sa.in_proj_bias).chunk(3, -1)
+            k, v = self._split(k), self._split(v)
+            if self.past[i] is not None:
+                k, v = torch.cat([self.past[i][0], k], 2), torch.cat([self.past[i][1], v], 2)
+            self.past[i] = (k, v)
+            h = h + self._attend(sa, q, k, v)
+            ca = layer.multihead_attn
+            q = nn.functional.linear(layer.norm2(h), ca.in_proj_weight[:w], ca.in_proj_bias[:w])
+            h = h + self._attend(ca, q, ck, cv)
+            h = h + layer.linear2(layer.activation(layer.linear1(layer.norm3(h))))
+        self.t += 1
+        return m.logits(m.norm(h), self.memory, self.cand)[:, 0]
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Rows now continue `rows` (beam search); each must belong to the same text as before."""
+        self.past = [(k[rows], v[rows]) for k, v in self.past]
 
 
 class Vocabulary:
@@ -232,13 +288,14 @@ class SentenceDecoder:
         memory = self.model.encode(torch.from_numpy(v), cand, logp)
         # every row is one (text, beam slot); slots start as copies with all but the first muted
         memory, cand = memory.repeat_interleave(beam, 0), cand.repeat_interleave(beam, 0)
+        step = self.model.stepper(memory, cand)
         seqs = torch.full((n * beam, 1), BOS, dtype=torch.long)  # BOS, then the tokens written so far
         score = torch.zeros(n, beam)
         score[:, 1:] = float("-inf")
         ended = torch.zeros(n * beam, dtype=torch.bool)
         finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(n)]
         for t in range(c.max_len):
-            lp = torch.log_softmax(self.model(memory, cand, seqs)[:, -1], -1)
+            lp = torch.log_softmax(step(seqs[:, -1]), -1)
             lp[:, UNK] = float("-inf")
             lp[ended] = float("-inf")
             if t >= 1:
@@ -274,6 +331,7 @@ class SentenceDecoder:
             col = torch.tensor(new_cols)
             token = torch.where(col >= c.fixed, cand[rows, (col - c.fixed).clamp(min=0)], col)
             seqs = torch.cat([seqs[rows], token[:, None]], 1)
+            step.reorder(rows)
             score = torch.tensor(new_score).view(n, beam)
             ended = torch.isinf(score.view(-1))
             if ended.all():
