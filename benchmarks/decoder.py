@@ -3,14 +3,14 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
 
 1. Main table, in-domain test split and out-of-domain (BBC) split, one run: lookup; the decoder's
    hypothesis alone (steps 0: the feedback ablation); the search without the decoder (the
-   previous default); the search seeded by the decoder (the shipped default); the same with the
-   decoder's vote on each step's closest proposals.
+   previous default); the search seeded by the decoder without re-guiding; the same with the decoder
+   re-aimed at each step (the shipped default); and with the decoder's vote on each step's closest proposals.
 2. Grid on the test split: steps 0/1/5/20 × beam 1/4/8 with the decoder.
 3. Fidelity against length: test texts of about 16 and 32 tokens, and 64-token texts made by
    joining consecutive test sentences (the decoder was trained on texts of at most 40 tokens).
 
     python benchmarks/decoder.py [--n 100] [--n-ood 50] [--n-grid 20] [--n-length 20]
-                                 [--rows lookup,hypothesis,nodecoder,default,vote]
+                                 [--rows lookup,hypothesis,nodecoder,noreguide,default,vote]
                                  [--json benchmarks/results/decoder.json]
 """
 from __future__ import annotations
@@ -28,17 +28,20 @@ from unembed.invert.registry import load_inverter, resolve_settings
 HERE = Path(__file__).resolve().parent
 
 
-def run(inv, texts, steps, beam, label, decoder=True, weight=None) -> dict:
-    keep, keep_weight = getattr(inv, "decoder", None), getattr(inv, "decoder_weight", 0.0)
-    if not decoder and keep is not None:
+def run(inv, texts, steps, beam, label, decoder=True, weight=None, extrapolate=None) -> dict:
+    keep = {k: getattr(inv, k, None) for k in ("decoder", "decoder_weight", "extrapolate")}
+    if not decoder:
         inv.decoder = None
     if weight is not None:
         inv.decoder_weight = weight
+    if extrapolate is not None:
+        inv.extrapolate = extrapolate
     try:
         r = evaluate(texts, inv.embedder, inv, steps, beam, batch=8, progress=False)
     finally:
-        if keep is not None:
-            inv.decoder, inv.decoder_weight = keep, keep_weight
+        for k, v in keep.items():
+            if v is not None:
+                setattr(inv, k, v)
     row = {"run": label, "steps": steps, "beam": beam, "n": len(texts), "bleu": round(r["bleu"], 2),
            "token_f1": round(r["token_f1"], 4), "exact_match": r["exact_match"], "cosine": round(r["cosine"], 4),
            "seconds_per_text": round(r["seconds_per_text"], 3),
@@ -63,7 +66,7 @@ def by_length(texts: list[str], n: int) -> dict[int, list[str]]:
     return out
 
 
-ROWS = ("lookup", "hypothesis", "nodecoder", "default", "vote")
+ROWS = ("lookup", "hypothesis", "nodecoder", "noreguide", "default", "vote")
 
 
 def main() -> None:
@@ -102,7 +105,8 @@ def main() -> None:
         todo = {"lookup": lambda: run(lookup, texts, 0, 1, "lookup"),
                 "hypothesis": lambda: run(inv, texts, 0, 1, "hypothesis alone (decoder, no feedback)"),
                 "nodecoder": lambda: run(inv, texts, steps, beam, "search without decoder", decoder=False),
-                "default": lambda: run(inv, texts, steps, beam, "decoder + search (default)"),
+                "noreguide": lambda: run(inv, texts, steps, beam, "decoder + search, no re-guiding", extrapolate=0.0),
+                "default": lambda: run(inv, texts, steps, beam, "decoder + search + re-guiding (default)"),
                 "vote": lambda: run(inv, texts, steps, beam, "decoder + search + decoder vote (decoder_weight 0.01)",
                                     weight=0.01)}
         result["main"][split] = [todo[r]() for r in ROWS if r in rows]

@@ -105,3 +105,33 @@ def test_gradient_proposals_are_single_word_swaps_that_help(minilm):
     assert all(len(s) == len(hyp) and sum(a != b for a, b in zip(s, hyp)) == 1 for s in swaps)
     base = float(minilm.embed([" ".join(hyp)])[0] @ target)
     assert max(minilm.embed([" ".join(s) for s in swaps]) @ target) > base
+
+
+def test_anchored_guides_beat_a_poor_map_near_a_found_candidate(minilm):
+    """A map fitted on few pairs is poor far from them; re-aimed from a candidate the victim already
+    placed near the target, the guide lands much closer to the target's true minilm vector."""
+    from unembed.embed.base import l2_normalise
+    from unembed.invert.align import AlignedInverter, Alignment
+    from unembed.invert.lookup import LookupInverter
+
+    class Secret:  # the victim: minilm seen through a fixed random linear map and renormalised
+        name, dim = "secret", 256
+        w = np.random.default_rng(3).standard_normal((384, 256)).astype(np.float32)
+
+        def embed(self, texts, batch_size=128):
+            return l2_normalise(minilm.embed(texts) @ self.w)
+
+    victim = Secret()
+    pairs = [f"a short note about {w} in {v}" for w in ("cats", "ships", "rain", "taxes") for v in ("London", "May", "court")]
+    a = Alignment.fit(victim.embed(pairs), minilm.embed(pairs), "ridge", ("secret", 256), ("minilm", 384))
+    inv = AlignedInverter(a, victim, LookupInverter(minilm, pairs), name="align")
+    texts = ["The minister said the new railway line would open next spring.",
+             "Shares in the bank fell after it warned about profits."]
+    near = ["The minister said the railway line would open next spring.",
+            "Shares in the bank fell after it warned profits."]
+    truth, targets, anchors = minilm.embed(texts), victim.embed(texts), victim.embed(near)
+    mapped = (a(targets) * truth).sum(1)
+    anchored = (inv.anchored_guides(targets, near, anchors) * truth).sum(1)
+    assert (anchored > mapped + 0.2).all() and anchored.min() > 0.9
+    # anchored at the target's own text, the guide is exactly that text's minilm vector
+    assert np.allclose(inv.anchored_guides(targets, texts, targets), truth, atol=1e-5)

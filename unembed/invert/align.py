@@ -81,13 +81,17 @@ class Alignment:
         return cls(method, w, source, target, len(s))
 
     def __call__(self, vectors) -> np.ndarray:
+        return l2_normalise(self.project(vectors))
+
+    def project(self, vectors) -> np.ndarray:
+        """The map's raw output, before normalising: differences of these are meaningful."""
         v = check_vectors(vectors, self.source[1], what=f"{self.source[0]} vectors")
         out = v @ self.weights["linear"]
         if self.method == "mlp":
             h = v @ self.weights["w1"] + self.weights["b1"]
             h = 0.5 * h * (1 + np.tanh(0.7978845608 * (h + 0.044715 * h ** 3)))  # GELU (tanh form)
             out = out + h @ self.weights["w2"] + self.weights["b2"]
-        return l2_normalise(out)
+        return out
 
     def save(self, path) -> Path:
         path = Path(path)
@@ -118,13 +122,14 @@ class AlignedInverter:
     With a `refiner` (a search inverter scoring with the source embedder over the target's
     reference index), the mapped vector only guides where to look: seeds and probe words come
     from the target space, and every candidate is scored by the source embedder against the
-    true vector, at the cost of queries to it."""
+    true vector, at the cost of queries to it. With `anchored`, each step that finds a closer
+    candidate also re-aims the guide from it (see `anchored_guides`)."""
 
-    def __init__(self, alignment: Alignment, embedder, inner, name: str, refiner=None):
+    def __init__(self, alignment: Alignment, embedder, inner, name: str, refiner=None, anchored: bool = True):
         if (embedder.name, embedder.dim) != tuple(alignment.source):
             raise MismatchError(f"this map reads {alignment.source[0]} ({alignment.source[1]}-d) vectors, "
                                 f"not {embedder.name} ({embedder.dim}-d)")
-        self.alignment, self.inner, self.name, self.refiner = alignment, inner, name, refiner
+        self.alignment, self.inner, self.name, self.refiner, self.anchored = alignment, inner, name, refiner, anchored
         if refiner is not None:
             self.queries = 0
         self.embedder_name, self.dim = embedder.name, embedder.dim
@@ -133,7 +138,17 @@ class AlignedInverter:
         if self.refiner is None:
             return self.inner.invert(self.alignment(vectors), steps=steps, beam=beam)
         before = self.refiner.queries
-        out = self.refiner.invert(vectors, steps=steps, beam=beam, guides=self.alignment(vectors))
+        out = self.refiner.invert(vectors, steps=steps, beam=beam, guides=self.alignment(vectors),
+                                  reguide=self.anchored_guides if self.anchored else None)
         self.queries += self.refiner.queries - before
         self.queries_per_text = self.refiner.queries_per_text
         return out
+
+    def anchored_guides(self, targets: np.ndarray, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+        """Guides in the target space from candidates the source embedder already placed near the
+        targets: the candidate's own target-space vector plus the mapped step from it to the target.
+        A few-shot map is poor over long distances (held-out cosine 0.67 at 1000 mpnet pairs) but
+        a short step carries less of its error: with anchors at mpnet cosine 0.80 to the truth the
+        guides reach minilm cosine 0.86, and 0.93 from anchors at 0.90."""
+        here = self.inner.embedder.embed(texts)
+        return l2_normalise(here + self.alignment.project(targets) - self.alignment.project(vectors))

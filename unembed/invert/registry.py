@@ -82,8 +82,9 @@ def load_inverter(spec: str | None, embedder):
         probe = WordProbe(embedder, build_vocab(words))
         polisher = FluencyPolisher(embedder, TrigramLM.for_texts(words))
         head = shipped_word_head(embedder)
+        decoder = shipped_decoder(embedder, head)
         return SearchInverter(embedder, index, name=spec, probe=probe, polisher=polisher,
-                              words=head, decoder=shipped_decoder(embedder, head))
+                              words=head, decoder=decoder, extrapolate=1.0 if decoder is not None else 0.0)
     if kind in ("zero-shot", "zero-shot+grad"):
         return zero_shot(embedder, spec, arg, gradient=kind.endswith("+grad"))
     if kind in ("align", "align+search"):

@@ -8,8 +8,10 @@ the target's topic yet can reach names and numbers no neighbour holds. Black-box
 calls `embedder.embed`. A last stage (fluency.py) reorders the words the search found towards a
 trigram model of the training split, keeping only orders that lose no cosine.
 With a trained bag decoder (decoder.py) this is vec2text's shape: the decoder's sentences are the
-hypotheses, and the search is the corrector that re-embeds and edits them; with decoder_weight > 0
-the decoder also votes on each step's closest proposals (measured; off by default).
+hypotheses, and the search is the corrector that re-embeds and edits them. With `extrapolate`, each
+step that finds a closer text also feeds the re-embedding back into the decoder: it writes new
+hypotheses for a vector pushed past the target, away from what the best text already says. With
+decoder_weight > 0 the decoder also votes on each step's closest proposals (measured; off by default).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..embed.base import check_vectors
+from ..embed.base import check_vectors, l2_normalise
 from .lookup import ReferenceIndex
 from .wordhead import BAG_THRESHOLD
 
@@ -39,6 +41,8 @@ class _State:
     trace: list = field(default_factory=list)  # (best cosine, best text) after the seeds and each step
     extra: list = field(default_factory=list)  # whole candidates to score in the first step (the word head's bag)
     rng: random.Random = field(default_factory=random.Random)
+    best_vec: np.ndarray | None = None  # the scoring embedder's vector of beam[0], when a step found it
+    guide: np.ndarray | None = None  # where the decoder and word lookups aim (the target, unless aligned or re-guided)
 
 
 class SearchInverter:
@@ -46,7 +50,8 @@ class SearchInverter:
                  proposals: int = 48, threshold: float = 0.995, seed: int = 0, probe=None,
                  probe_words: int = 64, probe_weight: float = 2.0, max_queries: int | None = None,
                  gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
-                 bag_seed: bool = True, decoder=None, decoder_beam: int = 8, decoder_weight: float = 0.0):
+                 bag_seed: bool = True, decoder=None, decoder_beam: int = 8, decoder_weight: float = 0.0,
+                 extrapolate: float = 0.0):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -77,6 +82,10 @@ class SearchInverter:
         # 100 test texts, and cost cosine both times (−0.003, −0.009)
         self.decoder_weight = decoder_weight
         self.fit_top = 16  # per text per step, the proposals closest in cosine that the decoder scores (6: the same)
+        # > 0: after a step that found a closer text c, aim the decoder and word lookups at
+        # t + extrapolate·(t − e(c)), past the target away from what c already says: a corrector with
+        # no training. 1.0 on 40 val texts: BLEU 22.3 → 24.5, F1 0.664 → 0.696, cosine 0.954 → 0.961, +9 % time
+        self.extrapolate = extrapolate
 
     def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = idx.reshape(-1)
@@ -91,21 +100,44 @@ class SearchInverter:
         counts = Counter(w for t in texts for w in t)
         for w in FUNCTION_WORDS:
             counts[w] += 1
-        for w, _ in probed:
-            counts[w] += self.probe_weight
-        for w, p in predicted:  # the square root flattens a softmax that often puts most mass on one word
-            counts[w] += self.word_weight * p ** 0.5
-        vocab = list(counts)
         start = [(float(s), float(s), tuple(t)) for s, t in zip(scores[:beam], texts[:beam])]
         # seeded by the vector itself: a text's inversion must not depend on which others share its call
         rng = random.Random(int(self.seed).to_bytes(8, "little", signed=True) + np.ascontiguousarray(target, np.float32).tobytes())
-        st = _State(target, vocab, [float(counts[w]) for w in vocab], texts, start, {t for *_, t in start}, rng=rng)
+        st = _State(target, list(counts), [float(c) for c in counts.values()], texts, start, {t for *_, t in start}, rng=rng)
+        self._add_words(st, probed, predicted)
         bag = [w for w, p in predicted if p >= BAG_THRESHOLD]
         if bag and self.bag_seed and self.polisher is not None:  # the head's bag in the trigram model's order, as one more seed
             words = self.polisher.lm.arrange(bag)
             words[0] = words[0][:1].upper() + words[0][1:]  # most sentences open with a capital; cosine is blind to case
             st.extra += [tuple(words), tuple(words[:-1]) + (words[-1] + ".",)]
         return st
+
+    def _add_words(self, st: _State, probed, predicted) -> None:
+        """Raise the proposal weight of the probe's and the word head's words for this target."""
+        at = {w: i for i, w in enumerate(st.vocab)}
+        # the square root flattens a softmax that often puts most mass on one word
+        for w, b in [(w, self.probe_weight) for w, _ in probed] + [(w, self.word_weight * p ** 0.5) for w, p in predicted]:
+            if w not in at:
+                at[w] = len(st.vocab)
+                st.vocab.append(w)
+                st.weights.append(0.0)
+            st.weights[at[w]] += b
+
+    def _reguide(self, states: list[_State], reguide) -> None:
+        """New guides from each text's best candidate so far (e.g. the alignment anchored there), and
+        from them fresh decoder hypotheses and word weights for the next step."""
+        g = reguide(np.stack([st.target for st in states]), [" ".join(st.beam[0][2]) for st in states],
+                    np.stack([st.best_vec for st in states]))
+        probed = self.probe.top(g, self.probe_words) if self.probe is not None else [[] for _ in states]
+        predicted = self.words.top(g, self.word_count) if self.words is not None else [[] for _ in states]
+        decoded = self.decoder.generate(g, beam=self.decoder_beam) if self.decoder is not None else [[] for _ in states]
+        for st, p, w, d, guide in zip(states, probed, predicted, decoded, g):
+            st.guide = guide
+            self._add_words(st, p, w)
+            st.extra += [tuple(text.split()) for _, text in d]
+
+    def _extrapolated(self, targets: np.ndarray, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+        return l2_normalise(targets + self.extrapolate * (targets - vectors))
 
     def _propose(self, st: _State, hyp: tuple[str, ...]) -> set[tuple[str, ...]]:
         out: set[tuple[str, ...]] = set()
@@ -147,12 +179,17 @@ class SearchInverter:
         ll = self.decoder.log_likelihood(guides, [" ".join(c) for c in candidates], owner)
         return self.decoder_weight * ll.astype(np.float64)
 
-    def invert(self, vectors: np.ndarray, steps: int = 8, beam: int = 4, guides: np.ndarray | None = None) -> list[str]:
+    def invert(self, vectors: np.ndarray, steps: int = 8, beam: int = 4, guides: np.ndarray | None = None,
+               reguide=None) -> list[str]:
         """`guides`: where to look up neighbours and probe words when the index lives in another
-        embedder's space than `vectors` (alignment); candidates are always scored against `vectors`."""
+        embedder's space than `vectors` (alignment); candidates are always scored against `vectors`.
+        `reguide(targets, best texts, their vectors) -> guides`: after a step that improved a text,
+        a better guide for it, whose decoder hypotheses and words join the next step."""
         v = check_vectors(vectors, self.dim)
         beam = max(1, beam)
         g = v if guides is None else check_vectors(guides, what="guide vectors")
+        if reguide is None and guides is None and self.extrapolate > 0:
+            reguide = self._extrapolated
         decoded = self.decoder.generate(g, beam=self.decoder_beam) if self.decoder is not None else None
         if decoded is not None and steps == 0:  # the hypothesis alone: no embedder feedback at all
             self.queries_per_text, self.trace = [0] * len(v), [[] for _ in v]
@@ -171,7 +208,8 @@ class SearchInverter:
                                  [h for st in states for *_, h in st.beam]))
             for st in states:
                 st.beam = sorted(((cos + next(fit), cos, h) for _, cos, h in st.beam), key=lambda x: -x[0])
-        for st in states:
+        for st, guide in zip(states, g):
+            st.guide = guide
             st.queries = idx.shape[1] if guides is not None else 0
             st.trace.append((st.beam[0][1], " ".join(st.beam[0][2])))
         for _ in range(steps):
@@ -217,6 +255,12 @@ class SearchInverter:
                 st.trace.append((st.beam[0][1], " ".join(st.beam[0][2])))
                 if st.beam[0][1] >= self.threshold or st.beam[0][0] <= best_before + 1e-6:
                     st.done = True  # close enough, or no proposal helped: stop spending queries
+                elif reguide is not None:
+                    st.best_vec = emb[next(r for r in rows if batch[r] == st.beam[0][2])]
+            if reguide is not None:
+                improved = [st for st in live if not st.done]
+                if improved:
+                    self._reguide(improved, reguide)
         texts = [" ".join(st.beam[0][2]) for st in states]
         if self.polisher is not None and steps > 0:
             polished, cosines = self.polisher.polish(texts, v)
