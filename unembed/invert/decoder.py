@@ -82,7 +82,6 @@ class BagDecoder(nn.Module):
     def forward(self, memory: torch.Tensor, cand: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """Logits (n, t, fixed + m) for the next token after each prefix of `inputs` (n, t): the first
         `fixed` columns are those tokens, the rest point at the m candidates."""
-        c = self.config
         t = inputs.shape[1]
         h = self.tok(inputs) + self.pos(torch.arange(t, device=inputs.device))
         causal = torch.triu(torch.full((t, t), float("-inf"), device=inputs.device), 1)
