@@ -122,13 +122,18 @@ class SearchInverter:
                 st.weights.append(0.0)
             st.weights[at[w]] += b
 
+    def _lookups(self, g: np.ndarray) -> tuple[list, list]:
+        """Per guide, the probe's nearest vocabulary words and the word head's likeliest words."""
+        probed = self.probe.top(g, self.probe_words) if self.probe is not None else [[] for _ in g]
+        predicted = self.words.top(g, self.word_count) if self.words is not None else [[] for _ in g]
+        return probed, predicted
+
     def _reguide(self, states: list[_State], reguide) -> None:
         """New guides from each text's best candidate so far (e.g. the alignment anchored there), and
         from them fresh decoder hypotheses and word weights for the next step."""
         g = reguide(np.stack([st.target for st in states]), [" ".join(st.beam[0][2]) for st in states],
                     np.stack([st.best_vec for st in states]))
-        probed = self.probe.top(g, self.probe_words) if self.probe is not None else [[] for _ in states]
-        predicted = self.words.top(g, self.word_count) if self.words is not None else [[] for _ in states]
+        probed, predicted = self._lookups(g)
         decoded = self.decoder.generate(g, beam=self.decoder_beam) if self.decoder is not None else [[] for _ in states]
         for st, p, w, d in zip(states, probed, predicted, decoded):
             self._add_words(st, p, w)
@@ -193,8 +198,7 @@ class SearchInverter:
             self.queries_per_text, self.trace = [0] * len(v), [[] for _ in v]
             return [d[0][1] if d else "" for d in decoded]
         scores, idx = self.index.search(g, k=max(self.neighbours, beam))
-        probed = self.probe.top(g, self.probe_words) if self.probe is not None else [[] for _ in v]
-        predicted = self.words.top(g, self.word_count) if self.words is not None else [[] for _ in v]
+        probed, predicted = self._lookups(g)
         if guides is not None:  # the seeds' scores must come from the scoring embedder
             scores, idx = self._rescore(v, idx)
         states = [self._start(v[i], scores[i], idx[i], beam, probed[i], predicted[i]) for i in range(len(v))]
