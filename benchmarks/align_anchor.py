@@ -14,11 +14,9 @@ import json
 import random
 from pathlib import Path
 
-import numpy as np
-
+from unembed import metrics
 from unembed.data.corpus import read_split
 from unembed.embed import load_embedder
-from unembed.embed.base import l2_normalise
 from unembed.invert.align import Alignment
 
 HERE = Path(__file__).resolve().parent
@@ -33,18 +31,17 @@ def main() -> None:
 
     victim, known = load_embedder("mpnet"), load_embedder("minilm")
     train, texts = read_split("train")[: args.pairs], read_split("val")[: args.n]
-    a = Alignment.fit(victim.embed(train), known.embed(train), "ridge", (victim.name, victim.dim), (known.name, known.dim))
+    a = Alignment.from_texts(victim, known, train)
     y, x = victim.embed(texts), known.embed(texts)
-    mean_cos = lambda p, q: float(np.mean(np.sum(l2_normalise(p) * l2_normalise(q), 1)))  # noqa: E731
     result = {"victim": victim.name, "known": known.name, "pairs": args.pairs, "n": len(texts),
-              "map_cosine": mean_cos(a(y), x), "anchors": []}
+              "map_cosine": metrics.cosine(a(y), x), "anchors": []}
     rng = random.Random(0)
     for drop in (0.5, 0.3, 0.15):
         near = [" ".join(w for w in t.split() if rng.random() > drop) or t for t in texts]
         y_c, x_c = victim.embed(near), known.embed(near)
         anchored = x_c + a.project(y) - a.project(y_c)
-        row = {"words_dropped": drop, "anchor_victim_cosine": mean_cos(y_c, y), "anchor_known_cosine": mean_cos(x_c, x),
-               "anchored_cosine": mean_cos(anchored, x)}
+        row = {"words_dropped": drop, "anchor_victim_cosine": metrics.cosine(y_c, y), "anchor_known_cosine": metrics.cosine(x_c, x),
+               "anchored_cosine": metrics.cosine(anchored, x)}
         result["anchors"].append(row)
         print(json.dumps(row), flush=True)
     print(f"map alone: {result['map_cosine']:.3f}")

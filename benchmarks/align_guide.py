@@ -34,7 +34,7 @@ def main() -> None:
 
     victim, known = load_embedder("mpnet"), load_embedder("minilm")
     train, test = read_split("train")[: args.pairs], read_split("test")[: args.n]
-    a = Alignment.fit(victim.embed(train), known.embed(train), "ridge", (victim.name, victim.dim), (known.name, known.dim))
+    a = Alignment.from_texts(victim, known, train)
     y, x = victim.embed(test), known.embed(test)
     with tempfile.TemporaryDirectory() as tmp:
         search = load_inverter(f"align+search:{a.save(Path(tmp) / 'map.npz')}", victim).refiner

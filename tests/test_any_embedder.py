@@ -123,7 +123,7 @@ def test_anchored_guides_beat_a_poor_map_near_a_found_candidate(minilm):
 
     victim = Secret()
     pairs = [f"a short note about {w} in {v}" for w in ("cats", "ships", "rain", "taxes") for v in ("London", "May", "court")]
-    a = Alignment.fit(victim.embed(pairs), minilm.embed(pairs), "ridge", ("secret", 256), ("minilm", 384))
+    a = Alignment.from_texts(victim, minilm, pairs)
     inv = AlignedInverter(a, victim, LookupInverter(minilm, pairs), name="align")
     texts = ["The minister said the new railway line would open next spring.",
              "Shares in the bank fell after it warned about profits."]

@@ -657,7 +657,7 @@ def align_cmd(
             raise InputError(f"--pairs must be between 2 and {len(pool)} (the texts available)")
     src, tgt = load_embedder(embedder), load_embedder(target)
     chosen = pool[:pairs]
-    amap = Alignment.fit(src.embed(chosen), tgt.embed(chosen), method, (src.name, src.dim), (tgt.name, tgt.dim))
+    amap = Alignment.from_texts(src, tgt, chosen, method)
     held = read_split("val")[:500]
     fit = float(((amap(src.embed(held)) * tgt.embed(held)).sum(1)).mean())
     path = amap.save(out_path)

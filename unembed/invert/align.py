@@ -80,6 +80,11 @@ class Alignment:
             w = mlp_map(s, t)
         return cls(method, w, source, target, len(s))
 
+    @classmethod
+    def from_texts(cls, source, target, texts, method: str = "ridge") -> "Alignment":
+        """The map from `source`'s space into `target`'s, fitted on `texts` embedded by both embedders."""
+        return cls.fit(source.embed(texts), target.embed(texts), method, (source.name, source.dim), (target.name, target.dim))
+
     def __call__(self, vectors) -> np.ndarray:
         return l2_normalise(self.project(vectors))
 
