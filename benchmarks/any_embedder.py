@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--pairs", default="10,100,1000,10000")
     ap.add_argument("--budgets", default="500,2000")
     ap.add_argument("--victim", default="mpnet")
+    ap.add_argument("--extrapolate", default="0", help="align+search runs, one per value of AlignedInverter.extrapolate")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "any_embedder.json")
     args = ap.parse_args()
 
@@ -81,11 +82,15 @@ def main() -> None:
         n = 1000 if 1000 in maps else max(maps)
         path = maps[n].save(Path(tmp) / "map.npz")
         inv = load_inverter(f"align+search:{path}", victim)
-        t = time.perf_counter()
-        recon = inv.invert(v_test, steps=args.steps, beam=args.beam)
-        result["align_search"] = {"pairs": n, **score(recon, (time.perf_counter() - t) / len(test),
-                                                     float(np.mean(inv.queries_per_text)))}
-        print(json.dumps({"align+search": result["align_search"]["token_f1"]}), flush=True)
+        result["align_search"] = []
+        for x in [float(x) for x in args.extrapolate.split(",")]:
+            inv.extrapolate = x
+            t = time.perf_counter()
+            recon = inv.invert(v_test, steps=args.steps, beam=args.beam)
+            row = {"pairs": n, "extrapolate": x, **score(recon, (time.perf_counter() - t) / len(test),
+                                                         float(np.mean(inv.queries_per_text)))}
+            result["align_search"].append(row)
+            print(json.dumps({k: v for k, v in row.items() if k != "example"}), flush=True)
 
     result["zero_shot"] = []
     for budget in [int(x) for x in args.budgets.split(",") if x]:

@@ -4,13 +4,14 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
 1. Main table, in-domain test split and out-of-domain (BBC) split, one run: lookup; the decoder's
    hypothesis alone (steps 0: the feedback ablation); the search without the decoder (the
    previous default); the search seeded by the decoder without re-guiding; the same with the decoder
-   re-aimed at each step (the shipped default); and with the decoder's vote on each step's closest proposals.
+   re-aimed at each step (the shipped default), also with every proposal embedded in float32
+   rather than screened by a bfloat16 draft; and with the decoder's vote on each step's closest proposals.
 2. Grid on the test split: steps 0/1/5/20 × beam 1/4/8 with the decoder.
 3. Fidelity against length: test texts of about 16 and 32 tokens, and 64-token texts made by
    joining consecutive test sentences (the decoder was trained on texts of at most 40 tokens).
 
     python benchmarks/decoder.py [--n 100] [--n-ood 50] [--n-grid 20] [--n-length 20]
-                                 [--rows lookup,hypothesis,nodecoder,noreguide,default,vote]
+                                 [--rows lookup,hypothesis,nodecoder,noreguide,nodraft,default,vote]
                                  [--json benchmarks/results/decoder.json]
 """
 from __future__ import annotations
@@ -28,20 +29,16 @@ from unembed.invert.registry import load_inverter, resolve_settings
 HERE = Path(__file__).resolve().parent
 
 
-def run(inv, texts, steps, beam, label, decoder=True, weight=None, extrapolate=None) -> dict:
-    keep = {k: getattr(inv, k, None) for k in ("decoder", "decoder_weight", "extrapolate")}
-    if not decoder:
-        inv.decoder = None
-    if weight is not None:
-        inv.decoder_weight = weight
-    if extrapolate is not None:
-        inv.extrapolate = extrapolate
+def run(inv, texts, steps, beam, label, **settings) -> dict:
+    """One row; `settings` are inverter attributes changed for this row alone (decoder=None: no decoder)."""
+    keep = {k: getattr(inv, k) for k in settings}
+    for k, v in settings.items():
+        setattr(inv, k, v)
     try:
         r = evaluate(texts, inv.embedder, inv, steps, beam, batch=8, progress=False)
     finally:
         for k, v in keep.items():
-            if v is not None:
-                setattr(inv, k, v)
+            setattr(inv, k, v)
     row = {"run": label, "steps": steps, "beam": beam, "n": len(texts), "bleu": round(r["bleu"], 2),
            "token_f1": round(r["token_f1"], 4), "exact_match": r["exact_match"], "cosine": round(r["cosine"], 4),
            "seconds_per_text": round(r["seconds_per_text"], 3),
@@ -66,7 +63,7 @@ def by_length(texts: list[str], n: int) -> dict[int, list[str]]:
     return out
 
 
-ROWS = ("lookup", "hypothesis", "nodecoder", "noreguide", "default", "vote")
+ROWS = ("lookup", "hypothesis", "nodecoder", "noreguide", "nodraft", "default", "vote")
 
 
 def main() -> None:
@@ -104,11 +101,12 @@ def main() -> None:
         texts = (test if split == "test" else read_split("ood"))[:n]
         todo = {"lookup": lambda: run(lookup, texts, 0, 1, "lookup"),
                 "hypothesis": lambda: run(inv, texts, 0, 1, "hypothesis alone (decoder, no feedback)"),
-                "nodecoder": lambda: run(inv, texts, steps, beam, "search without decoder", decoder=False),
+                "nodecoder": lambda: run(inv, texts, steps, beam, "search without decoder", decoder=None),
                 "noreguide": lambda: run(inv, texts, steps, beam, "decoder + search, no re-guiding", extrapolate=0.0),
                 "default": lambda: run(inv, texts, steps, beam, "decoder + search + re-guiding (default)"),
                 "vote": lambda: run(inv, texts, steps, beam, "decoder + search + decoder vote (decoder_weight 0.01)",
-                                    weight=0.01)}
+                                    decoder_weight=0.01),
+                "nodraft": lambda: run(inv, texts, steps, beam, "default, every proposal embedded in float32", draft=False)}
         result["main"][split] = [todo[r]() for r in ROWS if r in rows]
         save()
     for s in (0, 1, 5, 20) if args.n_grid else ():

@@ -195,6 +195,21 @@ def test_search_inverts_a_vector_the_same_whatever_shares_its_call(minilm):
     assert inv.invert(v[::-1], steps=2, beam=2) == together[::-1]
 
 
+def test_search_drafts_in_bfloat16_but_its_cosines_are_exact(minilm):
+    """Proposals are ranked by the embedder's bfloat16 draft; what the beam keeps is re-embedded in float32."""
+    from unembed.invert.registry import load_inverter
+
+    text = ["The bank raised interest rates again."]
+    draft, exact = minilm.embed_draft(text + ["A cat sat on the mat."]), minilm.embed(text + ["A cat sat on the mat."])
+    assert np.all((draft * exact).sum(1) > 0.999) and np.array_equal(draft, exact) != minilm.has_draft
+    inv = load_inverter("search", minilm)
+    assert inv.draft
+    v = minilm.embed(text)
+    inv.invert(v, steps=3, beam=2)
+    cosines = [c for c, _ in inv.trace[0]]
+    assert np.allclose(cosines, minilm.embed([t for _, t in inv.trace[0]]) @ v[0], atol=1e-4)
+
+
 def test_gpu_carry_parts_rebuild_minilm_and_the_data(isolated_home, tiny_corpus, minilm):
     """tools/gpu_carry.py: every part fits a device call's return and carry limits, and what unpack
     rebuilds is a minilm that a fresh interpreter loads (fp16) with the same vectors, and the splits."""

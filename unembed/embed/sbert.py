@@ -40,6 +40,12 @@ class SentenceTransformerEmbedder:
         self.dim = int(get_dim())
         self.max_tokens = int(self.model.max_seq_length)
         self.tokenizer = self.model.tokenizer
+        # bfloat16 is a draft for ranking many candidates (2.2x faster on this 2-core AVX512-BF16 CPU,
+        # cosines within 0.002 of float32 on 1,500 val texts), worth it only where the hardware has it
+        if device.startswith("cuda"):
+            self.has_draft = torch.cuda.is_bf16_supported()
+        else:
+            self.has_draft = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEmbedder(name={self.name!r}, dim={self.dim})"
@@ -57,9 +63,20 @@ class SentenceTransformerEmbedder:
             if over:
                 log.warning("%d of %d texts exceed %s's limit of %d tokens and were truncated",
                             over, len(texts), self.name, self.max_tokens)
+        return self._encode(texts, batch_size)
+
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         vecs = self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True,
                                  normalize_embeddings=True, show_progress_bar=False)
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def embed_draft(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
+        """Like `embed`, computed in bfloat16: for screening candidates whose winners are then
+        re-embedded exactly. Unit rows, float32."""
+        import torch
+
+        with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.has_draft):
+            return self._encode(check_texts(texts), batch_size)
 
     def torch_embed(self, texts: Sequence[str]):
         """Differentiable embeddings (torch tensor, unit rows) for white-box use."""

@@ -130,11 +130,13 @@ class AlignedInverter:
     true vector, at the cost of queries to it. With `anchored`, each step that finds a closer
     candidate also re-aims the guide from it (see `anchored_guides`)."""
 
-    def __init__(self, alignment: Alignment, embedder, inner, name: str, refiner=None, anchored: bool = True):
+    def __init__(self, alignment: Alignment, embedder, inner, name: str, refiner=None, anchored: bool = True,
+                 extrapolate: float = 0.0):
         if (embedder.name, embedder.dim) != tuple(alignment.source):
             raise MismatchError(f"this map reads {alignment.source[0]} ({alignment.source[1]}-d) vectors, "
                                 f"not {embedder.name} ({embedder.dim}-d)")
         self.alignment, self.inner, self.name, self.refiner, self.anchored = alignment, inner, name, refiner, anchored
+        self.extrapolate = extrapolate  # > 0: the anchored guide steps (1 + extrapolate)·W(y − y_c) from c, past the target
         if refiner is not None:
             self.queries = 0
         self.embedder_name, self.dim = embedder.name, embedder.dim
@@ -156,4 +158,5 @@ class AlignedInverter:
         a short step carries less of its error: with anchors at mpnet cosine 0.80 to the truth the
         guides reach minilm cosine 0.86, and 0.93 from anchors at 0.90."""
         here = self.inner.embedder.embed(texts)
-        return l2_normalise(here + self.alignment.project(targets) - self.alignment.project(vectors))
+        step = self.alignment.project(targets) - self.alignment.project(vectors)
+        return l2_normalise(here + (1 + self.extrapolate) * step)

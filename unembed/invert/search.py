@@ -5,8 +5,10 @@ insert, swap, splice with another neighbour), re-embed every proposal and keep t
 embeddings are closest to the target. Proposals draw words from the neighbours and from the word
 probe (the vocabulary words whose own embeddings are nearest the target), so the search stays on
 the target's topic yet can reach names and numbers no neighbour holds. Black-box: it only ever
-calls `embedder.embed`. A last stage (fluency.py) reorders the words the search found towards a
-trigram model of the training split, keeping only orders that lose no cosine.
+calls `embedder.embed`, and `embed_draft` where the embedder has a bfloat16 draft: that ranks each
+step's proposals, and only each text's closest are embedded exactly, so the beam's cosines stay
+exact. A last stage (fluency.py) reorders the words the search found towards a trigram model of
+the training split, keeping only orders that lose no cosine.
 With a trained bag decoder (decoder.py) this is vec2text's shape: the decoder's sentences are the
 hypotheses, and the search is the corrector that re-embeds and edits them. With `extrapolate`, each
 step that finds a closer text also feeds the re-embedding back into the decoder: it writes new
@@ -50,7 +52,7 @@ class SearchInverter:
                  probe_words: int = 64, probe_weight: float = 2.0, max_queries: int | None = None,
                  gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
                  bag_seed: bool = True, decoder=None, decoder_beam: int = 8, decoder_weight: float = 0.0,
-                 extrapolate: float = 0.0):
+                 extrapolate: float = 0.0, draft: bool = True):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -85,6 +87,10 @@ class SearchInverter:
         # t + extrapolate·(t − e(c)), past the target away from what c already says: a corrector with
         # no training. 1.0 on 100 test texts: BLEU 19.5 → 20.7, F1 0.665 → 0.681, cosine 0.954 → 0.965, 1.24× the time
         self.extrapolate = extrapolate
+        # rank each step's proposals by the embedder's bfloat16 draft where it has one, and embed only
+        # each text's `exact_top` (at least 2·beam) closest exactly: the beam's cosines stay exact
+        self.draft = draft
+        self.exact_top = 8
 
     def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = idx.reshape(-1)
@@ -213,6 +219,8 @@ class SearchInverter:
         for st in states:
             st.queries = idx.shape[1] if guides is not None else 0
             st.trace.append((st.beam[0][1], " ".join(st.beam[0][2])))
+        # drafts cost queries of their own, so a query budget turns them off
+        drafting = self.draft and self.max_queries is None and getattr(self.embedder, "has_draft", False)
         for _ in range(steps):
             live_at = [i for i, s in enumerate(states) if not s.done]
             live = [states[i] for i in live_at]
@@ -236,11 +244,21 @@ class SearchInverter:
                     st.done = True  # budget spent: this step's proposals are still scored below
             if not batch:
                 break
-            emb = self.embedder.embed([" ".join(c) for c in batch], batch_size=128)
+            texts = [" ".join(c) for c in batch]
+            emb = (self.embedder.embed_draft if drafting else self.embedder.embed)(texts, batch_size=128)
             self.queries += len(batch)
             owner_arr = np.asarray(owner)
-            sims_all = np.einsum("nd,nd->n", emb, np.stack([st.target for st in live])[owner_arr])
+            targets = np.stack([st.target for st in live])[owner_arr]
+            sims_all = np.einsum("nd,nd->n", emb, targets)
             rows_of = [np.flatnonzero(owner_arr == k) for k in range(len(live))]
+            if drafting:  # only each text's closest drafts can enter its beam: those alone are embedded exactly
+                rows_of = [r[np.argsort(-sims_all[r])[:max(self.exact_top, 2 * beam)]] for r in rows_of]
+                exact = np.concatenate(rows_of)
+                emb[exact] = self.embedder.embed([texts[r] for r in exact], batch_size=128)
+                sims_all[exact] = np.einsum("nd,nd->n", emb[exact], targets[exact])
+                self.queries += len(exact)
+                for st, rows in zip(live, rows_of):
+                    st.queries += len(rows)
             fit = np.zeros(len(batch))
             if self.decoder is not None and self.decoder_weight:
                 # only each text's closest proposals can enter its beam: the decoder scores those alone
