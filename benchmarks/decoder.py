@@ -5,13 +5,14 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
    hypothesis alone (steps 0: the feedback ablation); the search without the decoder (the
    previous default); the search seeded by the decoder without re-guiding; the same with the decoder
    re-aimed at each step (the shipped default), also with every proposal embedded in float32
-   rather than screened by a bfloat16 draft; and with the decoder's vote on each step's closest proposals.
+   rather than screened by a bfloat16 draft, and without spelling variants (variants.py); and with the
+   decoder's vote on each step's closest proposals.
 2. Grid on the test split: steps 0/1/5/20 × beam 1/4/8 with the decoder.
 3. Fidelity against length: test texts of about 16 and 32 tokens, and 64-token texts made by
    joining consecutive test sentences (the decoder was trained on texts of at most 40 tokens).
 
     python benchmarks/decoder.py [--n 100] [--n-ood 50] [--n-grid 20] [--n-length 20]
-                                 [--rows lookup,hypothesis,nodecoder,noreguide,nodraft,default,vote]
+                                 [--rows lookup,hypothesis,nodecoder,noreguide,nodraft,novariants,default,vote]
                                  [--json benchmarks/results/decoder.json]
 """
 from __future__ import annotations
@@ -63,7 +64,7 @@ def by_length(texts: list[str], n: int) -> dict[int, list[str]]:
     return out
 
 
-ROWS = ("lookup", "hypothesis", "nodecoder", "noreguide", "nodraft", "default", "vote")
+ROWS = ("lookup", "hypothesis", "nodecoder", "noreguide", "nodraft", "novariants", "default", "vote")
 
 
 def main() -> None:
@@ -106,7 +107,8 @@ def main() -> None:
                 "default": lambda: run(inv, texts, steps, beam, "decoder + search + re-guiding (default)"),
                 "vote": lambda: run(inv, texts, steps, beam, "decoder + search + decoder vote (decoder_weight 0.01)",
                                     decoder_weight=0.01),
-                "nodraft": lambda: run(inv, texts, steps, beam, "default, every proposal embedded in float32", draft=False)}
+                "nodraft": lambda: run(inv, texts, steps, beam, "default, every proposal embedded in float32", draft=False),
+                "novariants": lambda: run(inv, texts, steps, beam, "default without spelling variants", variants=False)}
         result["main"][split] = [todo[r]() for r in ROWS if r in rows]
         save()
     for s in (0, 1, 5, 20) if args.n_grid else ():

@@ -230,3 +230,31 @@ def test_gpu_carry_parts_rebuild_minilm_and_the_data(isolated_home, tiny_corpus,
     where, vecs = json.loads(out.strip().splitlines()[-1])
     assert where.startswith(str(site))
     assert np.all((np.asarray(vecs) * minilm.embed(texts)).sum(1) > 0.9999)
+
+
+def test_spelling_variants_keep_punctuation_and_capitals():
+    from unembed.invert.variants import variants
+
+    assert variants("12") == (("twelve",),)
+    assert variants("Twelve,") == (("12,",),)  # no 'twelves'
+    assert variants("35") == (("thirty-five",), ("thirty", "five")) and variants("thirty-five") == (("35",),)
+    assert variants("cast-iron") == (("cast", "iron"),)
+    assert variants("moraine") == (("moraines",),) and variants("(bodies)") == (("(body)",),)
+    assert ("Kilometres.",) in variants("Kilometers.") and ("colour",) in variants("color")
+    assert variants("this") == () and variants("...") == ()
+
+
+def test_search_offers_only_the_probes_words_as_spelling_variants(minilm):
+    """Respellings are proposals like any other edit, limited to words the probe knows."""
+    from unembed.invert.registry import load_inverter
+    from unembed.invert.search import _State
+
+    inv = load_inverter("search", minilm)
+    hyp = ("The", "dough", "rises", "for", "12", "hours", "in", "a", "cast-iron", "pot.")
+    inv.proposals = 0  # no random edits: deletions and respellings only
+    out = inv._propose(_State(np.zeros(minilm.dim, np.float32), ["x"], [1.0], [["x"]], []), hyp)
+    assert hyp[:4] + ("twelve",) + hyp[5:] in out
+    assert hyp[:8] + ("cast", "iron", "pot.") in out
+    assert hyp[:5] + ("hour",) + hyp[6:] in out
+    inv.variants = False
+    assert not any(len(c) >= len(hyp) for c in inv._propose(_State(np.zeros(minilm.dim, np.float32), ["x"], [1.0], [["x"]], []), hyp))

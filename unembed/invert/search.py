@@ -1,7 +1,7 @@
 """Embedding-guided search: the corrector loop with no trained model.
 
 Start from the reference texts nearest the target, then propose word edits (delete, substitute,
-insert, swap, splice with another neighbour), re-embed every proposal and keep the `beam` whose
+insert, swap, splice with another neighbour, respell: variants.py), re-embed every proposal and keep the `beam` whose
 embeddings are closest to the target. Proposals draw words from the neighbours and from the word
 probe (the vocabulary words whose own embeddings are nearest the target), so the search stays on
 the target's topic yet can reach names and numbers no neighbour holds. Black-box: it only ever
@@ -25,6 +25,7 @@ import numpy as np
 
 from ..embed.base import check_vectors, l2_normalise
 from .lookup import ReferenceIndex
+from . import variants as spellings
 from .wordhead import BAG_THRESHOLD
 
 FUNCTION_WORDS = "the a an of and to in is was for on with that as by at it from or be are this not his her their".split()
@@ -52,7 +53,7 @@ class SearchInverter:
                  probe_words: int = 64, probe_weight: float = 2.0, max_queries: int | None = None,
                  gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
                  bag_seed: bool = True, decoder=None, decoder_beam: int = 8, decoder_weight: float = 0.0,
-                 extrapolate: float = 0.0, draft: bool = True):
+                 extrapolate: float = 0.0, draft: bool = True, variants: bool = True):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -91,6 +92,8 @@ class SearchInverter:
         # each text's `exact_top` (at least 2·beam) closest exactly: the beam's cosines stay exact
         self.draft = draft
         self.exact_top = 8
+        self._known: set[str] | None = None
+        self.variants = variants  # also propose each word's other spellings (variants.py): 12/twelve, moraine/moraines
 
     def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = idx.reshape(-1)
@@ -148,6 +151,12 @@ class SearchInverter:
     def _extrapolated(self, targets: np.ndarray, texts: list[str], vectors: np.ndarray) -> np.ndarray:
         return l2_normalise(targets + self.extrapolate * (targets - vectors))
 
+    def _known_words(self) -> set[str] | None:
+        """The probe's vocabulary, lower-cased: the only spelling variants the search offers."""
+        if self._known is None and self.probe is not None:
+            self._known = {w.lower() for w in self.probe.vocab}
+        return self._known
+
     def _propose(self, st: _State, hyp: tuple[str, ...]) -> set[tuple[str, ...]]:
         out: set[tuple[str, ...]] = set()
         n = len(hyp)
@@ -170,6 +179,12 @@ class SearchInverter:
                 other = rng.choice(st.neighbours)
                 j = rng.randrange(len(other) + 1)
                 out.add(hyp[:i] + tuple(other[j:]) if rng.random() < 0.5 else tuple(other[:j]) + hyp[i:])
+        if self.variants:  # every known spelling variant of every word, on top of the random edits
+            known = self._known_words()
+            for i, w in enumerate(hyp):
+                for v in spellings.variants(w):
+                    if known is None or all(spellings.core(t) in known for t in v):
+                        out.add(hyp[:i] + v + hyp[i + 1:])
         return {c for c in out if c}
 
     def _fresh(self, st: _State, hyp: tuple[str, ...]) -> list[tuple[str, ...]]:
