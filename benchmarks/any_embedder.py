@@ -38,6 +38,8 @@ def main() -> None:
     ap.add_argument("--budgets", default="500,2000")
     ap.add_argument("--victim", default="mpnet")
     ap.add_argument("--extrapolate", default="0", help="align+search runs, one per value of AlignedInverter.extrapolate")
+    ap.add_argument("--denoise", default="0", help="align+search runs, one per value of AlignedInverter.denoise "
+                    "(crossed with --extrapolate)")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "any_embedder.json")
     args = ap.parse_args()
 
@@ -83,11 +85,11 @@ def main() -> None:
         path = maps[n].save(Path(tmp) / "map.npz")
         inv = load_inverter(f"align+search:{path}", victim)
         result["align_search"] = []
-        for x in [float(x) for x in args.extrapolate.split(",")]:
-            inv.extrapolate = x
+        for x, dn in [(float(x), float(d)) for x in args.extrapolate.split(",") for d in args.denoise.split(",")]:
+            inv.extrapolate, inv.denoise = x, dn
             t = time.perf_counter()
             recon = inv.invert(v_test, steps=args.steps, beam=args.beam)
-            row = {"pairs": n, "extrapolate": x, **score(recon, (time.perf_counter() - t) / len(test),
+            row = {"pairs": n, "extrapolate": x, "denoise": dn, **score(recon, (time.perf_counter() - t) / len(test),
                                                          float(np.mean(inv.queries_per_text)))}
             result["align_search"].append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "example"}), flush=True)
