@@ -1,10 +1,10 @@
 """Embedding-guided search: the corrector loop with no trained model.
 
 Start from the reference texts nearest the target, then propose word edits (delete, substitute,
-insert, swap, splice with another neighbour, respell: variants.py), re-embed every proposal and keep the `beam` whose
-embeddings are closest to the target. Proposals draw words from the neighbours and from the word
-probe (the vocabulary words whose own embeddings are nearest the target), so the search stays on
-the target's topic yet can reach names and numbers no neighbour holds. Black-box: it only ever
+insert, swap, splice with another neighbour, respell: variants.py), re-embed every proposal and
+keep the `beam` whose embeddings are closest to the target. Proposals draw words from the
+neighbours and from the word probe (the vocabulary words whose own embeddings are nearest the
+target), so the search stays on the target's topic yet can reach names and numbers no neighbour holds. Black-box: it only ever
 calls `embedder.embed`, and `embed_draft` where the embedder has a bfloat16 draft: that ranks each
 step's proposals, and only each text's closest are embedded exactly, so the beam's cosines stay
 exact. A last stage (fluency.py) reorders the words the search found towards a trigram model of

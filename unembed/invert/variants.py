@@ -17,7 +17,7 @@ ONES = ("zero one two three four five six seven eight nine ten eleven twelve thi
         "fifteen sixteen seventeen eighteen nineteen").split()
 TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 NUMBER = {w: i for i, w in enumerate(ONES)} | {w: 10 * (i + 2) for i, w in enumerate(TENS)}
-# the American spelling of a few common British stems (the reverse is the other direction)
+# stems spelt -our in British English and -or in American (colour/color), and -tre/-ter (metre/meter)
 _OUR = "col hon fav lab harb neighb behavi flav hum rum vap arm vig rig savi od glam endeav".split()
 _TRE = "met kilomet centimet millimet cent lit theat fib somb"
 _NO_PLURAL = set("this that these those does goes has was is his its us yes gas bus less news always "
