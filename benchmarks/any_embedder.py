@@ -24,7 +24,8 @@ from unembed import metrics
 from unembed.data.corpus import read_split
 from unembed.embed import load_embedder
 from unembed.invert.align import Alignment
-from unembed.invert.registry import load_inverter
+from unembed.invert.probe import WordProbe, build_vocab
+from unembed.invert.registry import ZERO_SHOT_VOCAB, load_inverter
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,6 +41,10 @@ def main() -> None:
     ap.add_argument("--extrapolate", default="0", help="align+search runs, one per value of AlignedInverter.extrapolate")
     ap.add_argument("--denoise", default="0", help="align+search runs, one per value of AlignedInverter.denoise "
                     "(crossed with --extrapolate)")
+    ap.add_argument("--own-probe", default="0", help="align+search runs with (1) and without (0) the victim's own "
+                    "word probe read at the true vector (crossed with the above)")
+    ap.add_argument("--own-residual", type=int, default=None, help="1/0: also read the victim's probe past the "
+                    "target, away from each step's best text (default: the inverter's own setting)")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "any_embedder.json")
     args = ap.parse_args()
 
@@ -85,11 +90,19 @@ def main() -> None:
         path = maps[n].save(Path(tmp) / "map.npz")
         inv = load_inverter(f"align+search:{path}", victim)
         result["align_search"] = []
-        for x, dn in [(float(x), float(d)) for x in args.extrapolate.split(",") for d in args.denoise.split(",")]:
-            inv.extrapolate, inv.denoise = x, dn
+        own = None
+        if "1" in args.own_probe.split(","):  # the victim's own word probe: 10k words it embeds once
+            own = WordProbe(victim, build_vocab(read_split("train"), limit=ZERO_SHOT_VOCAB))
+        if args.own_residual is not None:
+            inv.refiner.own_residual = bool(args.own_residual)
+        for x, dn, op in [(float(x), float(d), int(o)) for x in args.extrapolate.split(",")
+                          for d in args.denoise.split(",") for o in args.own_probe.split(",")]:
+            inv.extrapolate, inv.denoise, inv.refiner.own_probe = x, dn, own if op else None
             t = time.perf_counter()
             recon = inv.invert(v_test, steps=args.steps, beam=args.beam)
-            row = {"pairs": n, "extrapolate": x, "denoise": dn, **score(recon, (time.perf_counter() - t) / len(test),
+            row = {"pairs": n, "extrapolate": x, "denoise": dn, "own_probe": bool(op),
+                   "own_residual": bool(op and inv.refiner.own_residual),
+                   "setup_queries": len(own.vocab) if op else 0, **score(recon, (time.perf_counter() - t) / len(test),
                                                          float(np.mean(inv.queries_per_text)))}
             result["align_search"].append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "example"}), flush=True)

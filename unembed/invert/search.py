@@ -53,7 +53,7 @@ class SearchInverter:
                  probe_words: int = 64, probe_weight: float = 2.0, max_queries: int | None = None,
                  gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
                  bag_seed: bool = True, decoder=None, decoder_beam: int = 8, decoder_weight: float = 0.0,
-                 extrapolate: float = 0.0, draft: bool = True, variants: bool = True):
+                 extrapolate: float = 0.0, draft: bool = True, variants: bool = True, own_probe=None):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -70,6 +70,10 @@ class SearchInverter:
         self.gradient = gradient  # a GradientProposer: white-box swaps, tried before random edits
         self.polisher = polisher  # a FluencyPolisher: reorders the result at no cost in cosine
         self.probe = probe
+        # with guides from another embedder's space (alignment): a probe in the scoring embedder's own
+        # space, read at the true vector, whose words join the guide's (no map error in them)
+        self.own_probe = own_probe
+        self.own_residual = False  # also read it past the target, away from each step's best text (t + (t − e(c)))
         self.probe_words = probe_words
         self.probe_weight = probe_weight  # per word, against a neighbour word's count of occurrences
         self.words = words  # a WordPredictor (trained word head) reading the words out of the vector
@@ -140,9 +144,11 @@ class SearchInverter:
     def _reguide(self, states: list[_State], reguide) -> None:
         """New guides from each text's best candidate so far (e.g. the alignment anchored there), and
         from them fresh decoder hypotheses and word weights for the next step."""
-        g = reguide(np.stack([st.target for st in states]), [" ".join(st.beam[0][2]) for st in states],
-                    np.stack([st.best_vec for st in states]))
+        targets, found = np.stack([st.target for st in states]), np.stack([st.best_vec for st in states])
+        g = reguide(targets, [" ".join(st.beam[0][2]) for st in states], found)
         probed, predicted = self._lookups(g)
+        if self.own_probe is not None and self.own_residual:  # the words the best text still lacks, read in the scoring space
+            probed = [p + q for p, q in zip(probed, self.own_probe.top(l2_normalise(2 * targets - found), self.probe_words))]
         decoded = self.decoder.generate(g, beam=self.decoder_beam) if self.decoder is not None else [[] for _ in states]
         for st, p, w, d in zip(states, probed, predicted, decoded):
             self._add_words(st, p, w)
@@ -222,6 +228,8 @@ class SearchInverter:
         probed, predicted = self._lookups(g)
         if guides is not None:  # the seeds' scores must come from the scoring embedder
             scores, idx = self._rescore(v, idx)
+            if self.own_probe is not None:
+                probed = [p + q for p, q in zip(probed, self.own_probe.top(v, self.probe_words))]
         states = [self._start(v[i], scores[i], idx[i], beam, probed[i], predicted[i]) for i in range(len(v))]
         if decoded is not None:
             for st, d in zip(states, decoded):
