@@ -24,8 +24,7 @@ from unembed import metrics
 from unembed.data.corpus import read_split
 from unembed.embed import load_embedder
 from unembed.invert.align import Alignment
-from unembed.invert.probe import WordProbe, build_vocab
-from unembed.invert.registry import ZERO_SHOT_VOCAB, load_inverter
+from unembed.invert.registry import load_inverter, own_word_probe
 
 HERE = Path(__file__).resolve().parent
 
@@ -92,7 +91,7 @@ def main() -> None:
         result["align_search"] = []
         own = None
         if "1" in args.own_probe.split(","):  # the victim's own word probe: 10k words it embeds once
-            own = WordProbe(victim, build_vocab(read_split("train"), limit=ZERO_SHOT_VOCAB))
+            own = own_word_probe(victim)
         if args.own_residual is not None:
             inv.refiner.own_residual = bool(args.own_residual)
         for x, dn, op in [(float(x), float(d), int(o)) for x in args.extrapolate.split(",")

@@ -108,12 +108,11 @@ def zero_shot(embedder, spec: str = "zero-shot", budget: str | None = None, grad
     """Black-box inversion of any embedder, trained on nothing of it: the search inverter with
     seeds and probe words embedded by that embedder; `budget` caps its queries per text.
     `gradient` (torch embedders only) adds white-box HotFlip swaps to the proposals."""
-    from .probe import WordProbe, build_vocab
     from .search import SearchInverter
     max_queries = _count(budget, f"zero-shot:{budget}: the budget is a number (≥ 1) of queries per text") if budget else None
     train = read_split("train")
     index = ReferenceIndex(embedder, train[:ZERO_SHOT_REFERENCE])
-    probe = WordProbe(embedder, build_vocab(train, limit=ZERO_SHOT_VOCAB))
+    probe = own_word_probe(embedder, train)
     proposer = None
     if gradient:
         from .hotflip import GradientProposer
@@ -121,6 +120,13 @@ def zero_shot(embedder, spec: str = "zero-shot", budget: str | None = None, grad
     inv = SearchInverter(embedder, index, name=spec, probe=probe, max_queries=max_queries, gradient=proposer)
     inv.setup_queries = len(index.texts) + len(probe.vocab)
     return inv
+
+
+def own_word_probe(embedder, train: list[str] | None = None):
+    """The ZERO_SHOT_VOCAB most frequent train-split words embedded by `embedder` (cached): zero-shot's
+    probe, and align+search's optional own_probe; a setup cost of that many queries."""
+    from .probe import WordProbe, build_vocab
+    return WordProbe(embedder, build_vocab(read_split("train") if train is None else train, limit=ZERO_SHOT_VOCAB))
 
 
 def resolve_settings(inverter, steps: int | None, beam: int | None) -> tuple[int, int]:

@@ -31,6 +31,11 @@ from .wordhead import BAG_THRESHOLD
 FUNCTION_WORDS = "the a an of and to in is was for on with that as by at it from or be are this not his her their".split()
 
 
+def _past(targets: np.ndarray, vectors: np.ndarray, by: float) -> np.ndarray:
+    """t + by·(t − v), renormalised: past each target, away from what v already says."""
+    return l2_normalise(targets + by * (targets - vectors))
+
+
 @dataclass
 class _State:
     target: np.ndarray
@@ -148,14 +153,18 @@ class SearchInverter:
         g = reguide(targets, [" ".join(st.beam[0][2]) for st in states], found)
         probed, predicted = self._lookups(g)
         if self.own_probe is not None and self.own_residual:  # the words the best text still lacks, read in the scoring space
-            probed = [p + q for p, q in zip(probed, self.own_probe.top(l2_normalise(2 * targets - found), self.probe_words))]
+            probed = self._with_own_words(probed, _past(targets, found, 1.0))
         decoded = self.decoder.generate(g, beam=self.decoder_beam) if self.decoder is not None else [[] for _ in states]
         for st, p, w, d in zip(states, probed, predicted, decoded):
             self._add_words(st, p, w)
             st.extra += [tuple(text.split()) for _, text in d]
 
     def _extrapolated(self, targets: np.ndarray, texts: list[str], vectors: np.ndarray) -> np.ndarray:
-        return l2_normalise(targets + self.extrapolate * (targets - vectors))
+        return _past(targets, vectors, self.extrapolate)
+
+    def _with_own_words(self, probed: list, at: np.ndarray) -> list:
+        """`probed` with, per row, the own probe's nearest words to `at` (vectors of the scoring embedder)."""
+        return [p + q for p, q in zip(probed, self.own_probe.top(at, self.probe_words))]
 
     def _known_words(self) -> set[str] | None:
         """The probe's vocabulary, lower-cased: the only spelling variants the search offers."""
@@ -229,7 +238,7 @@ class SearchInverter:
         if guides is not None:  # the seeds' scores must come from the scoring embedder
             scores, idx = self._rescore(v, idx)
             if self.own_probe is not None:
-                probed = [p + q for p, q in zip(probed, self.own_probe.top(v, self.probe_words))]
+                probed = self._with_own_words(probed, v)
         states = [self._start(v[i], scores[i], idx[i], beam, probed[i], predicted[i]) for i in range(len(v))]
         if decoded is not None:
             for st, d in zip(states, decoded):
