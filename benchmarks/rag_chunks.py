@@ -1,9 +1,12 @@
 """Chunk length against what lossy RAG keeps: the QA set's documents chunked at each --max-tokens,
 every chunk inverted once (default inverter and settings, 16 chunks a call), then for k = 3 … 15
 the share of questions whose answer string is in the top-k chunks: the real text (lossless) and
-the inverted text (lossy). Shorter chunks invert better but retrieve worse.
+the inverted text (lossy). Shorter chunks invert better but retrieve worse. With --parts P > 1,
+retrieval still ranks the chunks' own vectors, but each chunk is read back from the vectors of its
+P word runs (rag.chunk.split_words; at least 6 words each), inverted one by one and joined: the store that would keep P
+part vectors beside each chunk's.
 
-    python benchmarks/rag_chunks.py [--max-tokens 32,16]   # → benchmarks/results/rag_chunks.json
+    python benchmarks/rag_chunks.py [--max-tokens 32,16] [--parts 1,2]   # → benchmarks/results/rag_chunks.json
 """
 from __future__ import annotations
 
@@ -18,15 +21,18 @@ from unembed import metrics
 from unembed.embed import load_embedder
 from unembed.invert.registry import load_inverter, resolve_settings
 from unembed.rag.compare import contains_answer, read_qa
+from unembed.rag.chunk import split_words
 from unembed.rag.ingest import embed_files
 
 HERE = Path(__file__).resolve().parent
 KS = (3, 5, 8, 10, 15)
+MIN_PART_WORDS = 6
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--max-tokens", default="32,16")
+    ap.add_argument("--parts", default="1", help="read each chunk back from this many part vectors (1: its own)")
     ap.add_argument("--docs", type=Path, default=HERE / "rag_qa" / "docs")
     ap.add_argument("--questions", type=Path, default=HERE / "rag_qa" / "questions.tsv")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "rag_chunks.json")
@@ -40,25 +46,32 @@ def main() -> None:
     result = {"embedder": emb.name, "inverter": inv.name, "steps": steps, "beam": beam, "questions": len(qa), "rows": []}
     for m in [int(x) for x in args.max_tokens.split(",")]:
         chunks, vecs = embed_files([str(args.docs)], emb, m)
-        t, rec = time.perf_counter(), []
-        for i in range(0, len(chunks), 16):
-            rec += inv.invert(vecs[i:i + 16], steps=steps, beam=beam)
-            print(f"≤{m} tokens: {len(rec)}/{len(chunks)} chunks inverted", flush=True)
         truth = [c.text for c in chunks]
         order = np.argsort(-(qv @ vecs.T), 1)
-        row = {"max_tokens": m, "chunks": len(chunks), "seconds_per_chunk": round((time.perf_counter() - t) / len(chunks), 3),
-               "reconstruction_bleu": round(metrics.bleu(rec, truth), 2),
-               "reconstruction_token_f1": round(metrics.token_f1(rec, truth), 4)}
-        for k in KS:
-            for mode, texts in (("lossless", truth), ("lossy", rec)):
-                hit = [any(contains_answer(texts[j], a) for j in order[i, :k]) for i, (_, a) in enumerate(qa)]
-                row[f"{mode}_answer_in_context@{k}"] = round(float(np.mean(hit)), 4)
-        row["samples"] = [{"text": a, "reconstruction": b} for a, b in zip(truth[:5], rec[:5])]
-        result["rows"].append(row)
-        print(json.dumps({k: v for k, v in row.items() if k != "samples"}), flush=True)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-
+        for parts in [int(x) for x in args.parts.split(",")]:
+            # a part keeps at least MIN_PART_WORDS words: a 4-word heading is read back whole
+            pieces = [split_words(t, min(parts, max(1, len(t.split()) // MIN_PART_WORDS))) for t in truth]
+            flat = [p for ps in pieces for p in ps]
+            pvecs = vecs if parts == 1 else emb.embed(flat)
+            t, out = time.perf_counter(), []
+            for i in range(0, len(pvecs), 16):
+                out += inv.invert(pvecs[i:i + 16], steps=steps, beam=beam)
+                print(f"≤{m} tokens, {parts} part(s): {len(out)}/{len(pvecs)} vectors inverted", flush=True)
+            it = iter(out)
+            rec = [" ".join(next(it) for _ in ps) for ps in pieces]
+            row = {"max_tokens": m, "parts": parts, "chunks": len(chunks), "vectors_per_chunk": round(sum(len(ps) + (len(ps) > 1) for ps in pieces) / len(chunks), 2),
+                   "seconds_per_chunk": round((time.perf_counter() - t) / len(chunks), 3),
+                   "reconstruction_bleu": round(metrics.bleu(rec, truth), 2),
+                   "reconstruction_token_f1": round(metrics.token_f1(rec, truth), 4)}
+            for k in KS:
+                for mode, texts in (("lossless", truth), ("lossy", rec)):
+                    hit = [any(contains_answer(texts[j], a) for j in order[i, :k]) for i, (_, a) in enumerate(qa)]
+                    row[f"{mode}_answer_in_context@{k}"] = round(float(np.mean(hit)), 4)
+            row["samples"] = [{"text": a, "reconstruction": b} for a, b in zip(truth[:5], rec[:5])]
+            result["rows"].append(row)
+            print(json.dumps({k: v for k, v in row.items() if k != "samples"}), flush=True)
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
 
 if __name__ == "__main__":
     main()

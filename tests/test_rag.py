@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import JSONHandler
 
-from unembed.rag.chunk import chunk_text, clean_markdown
+from unembed.rag.chunk import chunk_text, clean_markdown, split_words
 from unembed.rag.compare import contains_answer
 
 QA = Path(__file__).resolve().parent.parent / "benchmarks" / "rag_qa"
@@ -32,6 +32,15 @@ def test_chunks_fit_the_token_limit(minilm):
     assert pieces[-1].text == "A linked word closes the paragraph."
     assert "http" not in clean_markdown("see [here](http://a.b)")
     assert contains_answer("It erupted in 79 AD", "79") and not contains_answer("In 1979", "79")
+
+
+def test_split_words_keeps_every_word_in_order_in_even_runs():
+    text = "one two three four five six seven eight nine ten eleven"
+    for parts in (1, 2, 3, 4):
+        runs = split_words(text, parts)
+        assert " ".join(runs) == text and len(runs) == parts
+        assert max(len(r.split()) for r in runs) - min(len(r.split()) for r in runs) <= 1
+    assert split_words("two words", 5) == ["two", "words"]  # never an empty run
 
 
 def test_cli_ingest_ask_delete(isolated_home):

@@ -58,6 +58,14 @@ def _split_long(sentence: str, count: Callable[[str], int], max_tokens: int) -> 
         parts += 1
 
 
+def split_words(text: str, parts: int) -> list[str]:
+    """`text` cut into `parts` runs of whole words, as even as the word count allows: the pieces a
+    chunk's part vectors are read from (shorter texts invert better; benchmarks/invert_parts.py)."""
+    words = text.split()
+    cuts = [round(i * len(words) / parts) for i in range(parts + 1)]
+    return [" ".join(words[a:b]) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
 def chunk_text(text: str, count: Callable[[str], int], max_tokens: int = MAX_TOKENS, markdown: bool = False) -> list[Piece]:
     if markdown:
         text = clean_markdown(text)
