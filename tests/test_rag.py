@@ -41,6 +41,7 @@ def test_split_words_keeps_every_word_in_order_in_even_runs():
         assert " ".join(runs) == text and len(runs) == parts
         assert max(len(r.split()) for r in runs) - min(len(r.split()) for r in runs) <= 1
     assert split_words("two words", 5) == ["two", "words"]  # never an empty run
+    assert split_words(text, 4, min_words=5) == split_words(text, 2)  # 11 words hold only two runs of 5
 
 
 def test_cli_ingest_ask_delete(isolated_home):

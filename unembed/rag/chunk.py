@@ -58,10 +58,12 @@ def _split_long(sentence: str, count: Callable[[str], int], max_tokens: int) -> 
         parts += 1
 
 
-def split_words(text: str, parts: int) -> list[str]:
-    """`text` cut into `parts` runs of whole words, as even as the word count allows: the pieces a
-    chunk's part vectors are read from (shorter texts invert better; benchmarks/invert_parts.py)."""
+def split_words(text: str, parts: int, min_words: int = 1) -> list[str]:
+    """`text` cut into `parts` runs of whole words, as even as the word count allows, but fewer
+    where a run would have under `min_words` words: the pieces a chunk's part vectors are read
+    from (shorter texts invert better; benchmarks/invert_parts.py)."""
     words = text.split()
+    parts = min(parts, max(1, len(words) // max(1, min_words)))
     cuts = [round(i * len(words) / parts) for i in range(parts + 1)]
     return [" ".join(words[a:b]) for a, b in zip(cuts, cuts[1:]) if b > a]
 
