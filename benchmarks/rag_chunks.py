@@ -3,8 +3,8 @@ every chunk inverted once (default inverter and settings, 16 chunks a call), the
 the share of questions whose answer string is in the top-k chunks: the real text (lossless) and
 the inverted text (lossy). Shorter chunks invert better but retrieve worse. With --parts P > 1,
 retrieval still ranks the chunks' own vectors, but each chunk is read back from the vectors of
-up to P word runs of at least MIN_PART_WORDS words (rag.chunk.split_words), each inverted alone
-and joined: what a store keeping part vectors beside each chunk's would read.
+up to P word runs of at least PART_MIN_WORDS words (rag.chunk.split_words), each inverted alone
+and joined: what a store built with `rag ingest --parts P` reads back.
 
     python benchmarks/rag_chunks.py [--max-tokens 32,16] [--parts 1,2]   # → benchmarks/results/rag_chunks.json
 """
@@ -21,12 +21,11 @@ from unembed import metrics
 from unembed.embed import load_embedder
 from unembed.invert.registry import load_inverter, resolve_settings
 from unembed.rag.compare import contains_answer, read_qa
-from unembed.rag.chunk import split_words
+from unembed.rag.chunk import PART_MIN_WORDS, split_words
 from unembed.rag.ingest import embed_files
 
 HERE = Path(__file__).resolve().parent
 KS = (3, 5, 8, 10, 15)
-MIN_PART_WORDS = 6
 
 
 def main() -> None:
@@ -49,7 +48,7 @@ def main() -> None:
         truth = [c.text for c in chunks]
         order = np.argsort(-(qv @ vecs.T), 1)
         for parts in [int(x) for x in args.parts.split(",")]:
-            pieces = [split_words(t, parts, MIN_PART_WORDS) for t in truth]  # a 4-word heading stays whole
+            pieces = [split_words(t, parts, PART_MIN_WORDS) for t in truth]  # a 4-word heading stays whole
             flat = [p for ps in pieces for p in ps]
             pvecs = vecs if parts == 1 else emb.embed(flat)
             t, out = time.perf_counter(), []

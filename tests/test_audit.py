@@ -130,6 +130,9 @@ def test_defend_a_store_and_query_it_with_the_key(isolated_home):
     r = cli("defend", "--defence", "rotate", "--store", str(store), "--out-store", str(defended), "--key-file", str(key))
     assert r.returncode == 0, r.stderr
     assert sorted(p.read_bytes() for p in store.rglob("*") if p.is_file()) == before  # the original is untouched
+    from unembed.store import open_store
+    pairs = [(a.parts, b.parts) for a, b in zip(open_store(store).rows(), open_store(defended).rows()) if a.parts is not None]
+    assert pairs and all(np.abs((a * b).sum(1)).max() < 0.5 for a, b in pairs)  # part vectors are rotated too
     info = json.loads(cli("rag", "info", "--store", str(defended), "--json", "-").stdout)
     assert info["defence"] == "rotate" and info["chunks"] > 10 and info["key_check"] == ""  # not sealed at rest
     assert "key" not in json.dumps({k: v for k, v in info.items() if k != "key_check"})  # the defence key: nowhere

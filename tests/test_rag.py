@@ -148,9 +148,13 @@ def test_compare_reports_every_column(isolated_home, minilm):
     qa = isolated_home / "qa.tsv"
     qa.write_text("When did Vesuvius last erupt?\t1944\nWhat buried Pompeii?\tVesuvius\n")
     report = compare([str(QA / "docs" / "volcano.txt")], qa, minilm, load_inverter("lookup", minilm),
-                     encodings=["f16", "binary"], k=3, progress=False)
-    rows = {(r["mode"], r["encoding"]): r for r in report["rows"]}
-    assert set(rows) == {("lossless", "f32"), ("lossy", "f16"), ("lossy", "binary")}
+                     encodings=["f16", "binary"], parts=[1, 3], k=3, progress=False)
+    by_parts = {(r["mode"], r["encoding"], r["parts"]): r for r in report["rows"]}
+    assert set(by_parts) == {("lossless", "f32", 1)} | {("lossy", e, p) for e in ("f16", "binary") for p in (1, 3)}
+    one, three = by_parts[("lossy", "f16", 1)], by_parts[("lossy", "f16", 3)]
+    assert one["vectors_per_chunk"] == 1 and 2 < three["vectors_per_chunk"] < 4
+    assert three["store_bytes"] > one["store_bytes"] and three["retrieval_agreement"] == 1.0
+    rows = {(m, e): r for (m, e, p), r in by_parts.items() if p == 1}
     assert rows[("lossless", "f32")]["answer_in_context"] == 1.0
     assert rows[("lossless", "f32")]["reconstruction_bleu"] is None
     assert rows[("lossy", "f16")]["retrieval_agreement"] == 1.0
@@ -160,6 +164,26 @@ def test_compare_reports_every_column(isolated_home, minilm):
     short = compare([str(QA / "docs" / "volcano.txt")], qa, minilm, load_inverter("lookup", minilm),
                     encodings=[], k=3, progress=False, max_tokens=12)
     assert short["max_tokens"] == 12 and short["rows"][0]["chunks"] > rows[("lossless", "f32")]["chunks"]
+
+
+def test_lossy_chunks_are_read_back_from_their_part_vectors_by_rag_and_by_audit(isolated_home, minilm):
+    from unembed.audit.leak import audit, store_vectors
+    from unembed.invert.registry import load_inverter
+    from unembed.rag import RAG, ingest, open_or_create
+
+    store = open_or_create(isolated_home / "kb", minilm, inverter="lookup", mode="lossy")  # 3 parts by default
+    ingest([QA / "docs" / "volcano.txt"], store, minilm, progress=False)
+    inv = load_inverter("lookup", minilm)
+    hits = store.search(minilm.embed(["When did Vesuvius last erupt?"])[0], k=5)
+    hit = next(h for h in hits if h.parts is not None)  # a chunk under 12 words keeps none
+    assert len(hit.parts) in (2, 3)
+    joined = " ".join(inv.invert(hit.parts, steps=0, beam=1))
+    assert RAG(store, minilm, inv).contexts([hit])[0]["text"] == joined
+    vectors, texts, parts = store_vectors(store)  # the attacker reads the parts too
+    assert texts is None and len(parts) == len(vectors) == store.count()
+    rows = [h.id for h in store.rows()]
+    report = audit(vectors, minilm, inv, 0, 1, parts=parts, progress=False)
+    assert next(s for s in report["samples"] if s["index"] == rows.index(hit.id))["reconstruction"] == joined
 
 
 def test_rag_keeps_the_callers_steps_when_it_loads_the_stores_inverter(isolated_home, minilm):

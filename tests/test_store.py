@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from unembed.errors import InputError, MismatchError, StoreError
+from unembed.rag.chunk import PART_MIN_WORDS, split_words
 from unembed.rag.ingest import ingest, open_or_create
 from unembed.store import StoreInfo, bytes_per_vector, create_store, open_store
 from unembed.store.encodings import decode, encode
@@ -34,9 +35,9 @@ def test_encodings_round_trip_and_sizes():
     assert [bytes_per_vector(e, 384) for e in ("f32", "f16", "int8", "binary")] == [1536, 768, 384, 48]
 
 
-@pytest.mark.parametrize("encoding", ["f32", "binary"])
-def test_lossy_store_files_hold_none_of_the_text(tmp_path, minilm, encoding):
-    store = create_store(tmp_path / "s", StoreInfo("minilm", 384, "lookup", mode="lossy", encoding=encoding))
+@pytest.mark.parametrize("encoding,parts", [("f32", 1), ("binary", 1), ("int8", 3)])
+def test_lossy_store_files_hold_none_of_the_text(tmp_path, minilm, encoding, parts):
+    store = create_store(tmp_path / "s", StoreInfo("minilm", 384, "lookup", mode="lossy", encoding=encoding, parts=parts))
     summary = ingest([QA_DOCS], store, minilm, progress=False)
     assert summary["chunks_added"] > 50
     blob = b"".join(p.read_bytes() for p in (tmp_path / "s").rglob("*") if p.is_file())
@@ -127,15 +128,53 @@ def test_foreign_and_corrupt_directories(tmp_path, minilm):
         open_store(tmp_path / "s").search(minilm.embed(["bread"])[0])
 
 
+def part_truth(where: Path, minilm) -> dict[str, np.ndarray | None]:
+    """Per chunk id of the QA documents, what its part vectors should be: its word runs, embedded."""
+    plain = create_store(where, StoreInfo("minilm", 384, "lookup", mode="lossless"))
+    ingest([QA_DOCS], plain, minilm, progress=False)
+    runs = {h.id: split_words(h.text, 3, PART_MIN_WORDS) for h in plain.rows()}
+    return {i: minilm.embed(r) if len(r) > 1 else None for i, r in runs.items()}
+
+
+def same_parts(got: np.ndarray | None, want: np.ndarray | None, floor: float) -> bool:
+    if got is None or want is None:
+        return got is None and want is None  # a chunk too short to split keeps none
+    return got.shape == want.shape and (got * want).sum(1).min() > floor
+
+
+def test_part_vectors_are_kept_sealed_rekeyed_and_refused_when_mismatched(tmp_path, minilm):
+    truth = part_truth(tmp_path / "plain", minilm)
+    key = b"a part-vector key, 16+ bytes"
+    store = open_or_create(tmp_path / "s", minilm, "lookup", encoding="int8", key=key)
+    assert store.info.parts == 3 and open_or_create(tmp_path / "l", minilm, "lookup", mode="lossless").info.parts == 1
+    ingest([QA_DOCS], store, minilm, progress=False)
+    rows = open_store(tmp_path / "s", key=key).rows()
+    assert len(rows) == len(truth) and sum(truth[h.id] is not None for h in rows) > 40
+    assert all(same_parts(h.parts, truth[h.id], 0.99) for h in rows)
+    # sealed like the vectors: no part vector's bytes on disk
+    needles = [encode(p, "int8")[0].tobytes()[:32] for p in truth.values() if p is not None]
+    disk = b"".join(p.read_bytes() for p in (tmp_path / "s").rglob("*") if p.is_file())
+    assert not [n for n in needles if n in disk]
+    moved = open_store(tmp_path / "s", key=key).rekey(b"the rotated part-vector key")
+    assert all(np.array_equal(a.parts, b.parts) for a, b in zip(rows, moved.rows()) if a.parts is not None)
+    with pytest.raises(MismatchError, match="parts 3"):
+        open_or_create(tmp_path / "s", minilm, "lookup", parts=1, key=b"the rotated part-vector key")
+    with pytest.raises(InputError, match="parts must be"):
+        StoreInfo("minilm", 384, "lookup", parts=0)
+    assert moved.count() == len(rows)  # nothing lost to the refused calls
+
+
 def test_qdrant_local_mode_same_surface(tmp_path, minilm):
     loc = f"qdrant:{tmp_path / 'q'}"
-    store = create_store(loc, StoreInfo("minilm", 384, "lookup", mode="lossy", encoding="f16"))
+    store = create_store(loc, StoreInfo("minilm", 384, "lookup", mode="lossy", encoding="f16", parts=3))
     ingest([QA_DOCS], store, minilm, progress=False)
     store.client.close()
     store = open_store(loc)
     assert store.info.backend == "qdrant" and store.count() > 50
     hits = store.search(minilm.embed(["Which computer beat Kasparov?"])[0], k=2)
     assert hits[0].doc.endswith("chess.md") and hits[0].text is None
+    truth = part_truth(tmp_path / "plain", minilm)
+    assert all(same_parts(h.parts, truth[h.id], 0.999) for h in store.rows())
     assert np.allclose(np.linalg.norm(hits[0].vector), 1, atol=1e-3)
     assert store.get([hits[0].id])[0].doc == hits[0].doc
     n = store.documents()[hits[0].doc].rows

@@ -271,6 +271,9 @@ def rag_ingest(
     mode: Annotated[Optional[str], typer.Option(help="lossy (default for a new store), lossless, or hybrid.")] = None,
     encoding: Annotated[Optional[str], typer.Option(help="f32 (default), f16, int8 or binary.")] = None,
     lossy_pattern: Annotated[Optional[List[str]], typer.Option(help="hybrid: glob of documents kept lossy (repeatable).")] = None,
+    parts: Annotated[Optional[int], typer.Option(help="A new store keeps the vectors of up to this many runs of words "
+                                                 "per text-less chunk, read back instead of its own vector "
+                                                 "(default 3; 1: the chunk's vector only).")] = None,
     embedder: EmbedderOpt = "minilm",
     inverter: InverterOpt = None,
     max_tokens: ChunkTokensOpt = MAX_TOKENS,
@@ -287,17 +290,18 @@ def rag_ingest(
 
     key = key_to_encrypt(encrypt)
     emb = load_embedder(embedder)
-    st = open_or_create(store, emb, inverter or default_inverter(emb.name), mode, encoding, lossy_pattern, key)
+    st = open_or_create(store, emb, inverter or default_inverter(emb.name), mode, encoding, lossy_pattern, key, parts)
     if encrypt and not st.info.cipher:
         raise InputError(f"{store} already exists unencrypted; --encrypt applies to a new store")
     if inverter is not None:
         st.info.check(inverter=inverter)
     summary = ingest([str(p) for p in paths], st, emb, max_tokens=max_tokens, batch_chunks=batch_chunks)
-    summary.update(mode=st.info.mode, encoding=st.info.encoding, encrypted=bool(st.info.cipher))
+    summary.update(mode=st.info.mode, encoding=st.info.encoding, parts=st.info.parts, encrypted=bool(st.info.cipher))
     if str(json_out) != "-":
         out.print(f"{summary['files']} files: {summary['added']} added, {summary['replaced']} replaced, "
                   f"{summary['unchanged']} unchanged · {summary['chunks_added']} chunks written · "
                   f"{summary['store_chunks']} in the store ({st.info.mode}, {st.info.encoding}"
+                  f"{f', up to {st.info.parts} part vectors a chunk' if st.info.parts > 1 else ''}"
                   f"{', sealed at rest' if st.info.cipher else ''})")
     _write_json(summary, json_out)
 
@@ -405,6 +409,7 @@ def rag_compare(
     questions: Annotated[Path, typer.Option(help="TSV: question<TAB>answer.")] = ...,
     k: Annotated[int, typer.Option(help="Chunks to retrieve.")] = 5,
     encodings: Annotated[str, typer.Option(help="Lossy encodings to compare, comma-separated.")] = "f32,f16,int8,binary",
+    parts: Annotated[str, typer.Option(help="Part vectors per lossy chunk to compare, comma-separated (a row each).")] = "1,3",
     max_tokens: ChunkTokensOpt = MAX_TOKENS,
     generate: Annotated[bool, typer.Option("--generate/--no-generate", help="Also answer with the generator.")] = False,
     generator: GeneratorOpt = "gemma",
@@ -421,15 +426,19 @@ def rag_compare(
     from .store.encodings import check_encoding
 
     encs = [check_encoding(e.strip()) for e in encodings.split(",") if e.strip()]
+    try:
+        part_counts = [int(p) for p in parts.split(",") if p.strip()]
+    except ValueError:
+        raise InputError(f"--parts takes whole numbers separated by commas, got {parts!r}") from None
     emb, inv = _load(embedder, inverter)
-    report = compare([str(d) for d in docs], questions, emb, inv, encs, k=k,
+    report = compare([str(d) for d in docs], questions, emb, inv, encs, parts=part_counts, k=k,
                      generator=load_generator(generator) if generate else None, steps=steps, beam=beam, work=work,
                      max_tokens=max_tokens)
     if str(json_out) != "-":
-        cols = ("mode", "encoding", "bytes_per_vector", "bytes_per_chunk", "store_bytes", "retrieval_agreement",
+        cols = ("mode", "encoding", "parts", "bytes_per_vector", "bytes_per_chunk", "store_bytes", "retrieval_agreement",
                 "reconstruction_bleu", "reconstruction_token_f1", "answer_in_context", "answer_words_in_context",
                 "answer_in_context_vs_lossless", "answer_accuracy", "seconds_per_question")
-        heads = ("mode", "enc", "B/vec", "B/chunk", "store B", "agree@k", "BLEU", "tok F1", "ans∈ctx",
+        heads = ("mode", "enc", "parts", "B/vec", "B/chunk", "store B", "agree@k", "BLEU", "tok F1", "ans∈ctx",
                  "words∈ctx", "vs lossless", "accuracy", "s/q")
         table = Table(*heads, title=f"{report['questions']} questions · k {k} · chunks ≤ {max_tokens} tokens · "
                       f"{report['inverter']} on {report['embedder']}")
@@ -690,12 +699,12 @@ def audit_cmd(
 
     if (store is None) == (vectors is None):
         raise InputError("give exactly one of --store DIR or --vectors FILE")
-    texts = None
+    texts = parts = None
     if store is not None:
         from .audit.leak import store_vectors
         from .store import open_store
         st = open_store(store)
-        arr, texts = store_vectors(st)
+        arr, texts, parts = store_vectors(st)
         emb = load_embedder(embedder or st.info.embedder)
     else:
         from .audit.vectors import read_vectors
@@ -705,7 +714,7 @@ def audit_cmd(
         texts = read_lines(truth)
     inv = load_inverter(inverter, emb)
     steps, beam = _settings(inv, steps, beam)
-    rep = audit(arr, emb, inv, steps, beam, truth=texts, sample=sample, seed=seed)
+    rep = audit(arr, emb, inv, steps, beam, truth=texts, sample=sample, seed=seed, parts=parts)
     if str(json_out) != "-":
         colour = {"HIGH": "red", "MEDIUM": "yellow", "LOW": "green"}[rep["verdict"]]
         out.print(f"[bold {colour}]{rep['verdict']} leakage[/] · {rep['n']} of {rep['of']} vectors · {rep['verdict_text']}",
@@ -761,11 +770,18 @@ def defend_cmd(
             raise InputError(f"{store} is already defended ({st.info.defence}); defend the original store")
         rows = st.rows()
         import numpy as np
-        defended = d.apply(np.stack([h.vector for h in rows]))
+        # part vectors are vectors too: one pass defends them with the rows they belong to
+        parts = [h.parts for h in rows if h.parts is not None]
+        defended = d.apply(np.concatenate([np.stack([h.vector for h in rows])] + parts))
+        vectors, at, defended_parts = defended[:len(rows)], len(rows), []
+        for h in rows:
+            defended_parts.append(None if h.parts is None else defended[at:at + len(h.parts)])
+            at += 0 if h.parts is None else len(h.parts)
         info = replace(st.info, defence=d.spec, encoding="f32")
         from .store.crypto import read_store_key
         # a sealed source stays sealed: its copy takes the same key from the environment
-        st.copy_with_vectors(out_store, defended, info, read_store_key() if getattr(st, "cipher", None) else None)
+        st.copy_with_vectors(out_store, vectors, info, read_store_key() if getattr(st, "cipher", None) else None,
+                             parts=defended_parts)
         out.print(f"wrote {out_store}: {len(rows)} vectors with {d.spec}"
                   + (" · [yellow]this store keeps text: a vector defence does not protect it[/]" if st.info.mode != "lossy" else ""))
         return

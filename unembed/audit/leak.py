@@ -49,8 +49,13 @@ def verdict(report: dict) -> tuple[str, str]:
 
 
 def audit(vectors, embedder, inverter, steps: int, beam: int, truth: list[str] | None = None,
-          sample: int | None = None, seed: int = 0, batch: int = 8, progress: bool = True) -> dict:
+          sample: int | None = None, seed: int = 0, batch: int = 8, progress: bool = True,
+          parts: list[np.ndarray | None] | None = None) -> dict:
+    """`parts`, per vector, the part vectors a store keeps beside it: the attacker reads those
+    back and joins them, as the store's own reader does, since they give away more."""
     v = check_vectors(vectors, embedder.dim, what="audited vectors")
+    if parts is not None and len(parts) != len(v):
+        raise InputError(f"part vectors for {len(parts)} rows but there are {len(v)} vectors")
     if truth is not None and len(truth) != len(v):
         raise InputError(f"--truth has {len(truth)} texts but there are {len(v)} vectors: one line per vector, same order")
     if sample is not None and sample < 1:
@@ -62,7 +67,11 @@ def audit(vectors, embedder, inverter, steps: int, beam: int, truth: list[str] |
     recon: list[str] = []
     start = time.perf_counter()
     for i in tqdm(range(0, len(idx), batch), desc="inverting", unit=" batch", disable=not progress):
-        recon.extend(inverter.invert(targets[i:i + batch], steps=steps, beam=beam))
+        read = [parts[j] if parts is not None and parts[j] is not None else v[j:j + 1] for j in idx[i:i + batch]]
+        texts, at = inverter.invert(np.concatenate(read), steps=steps, beam=beam), 0
+        for r in read:
+            recon.append(" ".join(texts[at:at + len(r)]))
+            at += len(r)
     seconds = (time.perf_counter() - start) / len(idx)
     cos = metrics.cosines(targets, embedder.embed(recon))
     samples = []
@@ -93,10 +102,12 @@ def audit(vectors, embedder, inverter, steps: int, beam: int, truth: list[str] |
     return report
 
 
-def store_vectors(store) -> tuple[np.ndarray, list[str] | None]:
-    """A store's vectors in document order, and its texts when it keeps them all (its own truth)."""
+def store_vectors(store) -> tuple[np.ndarray, list[str] | None, list[np.ndarray | None] | None]:
+    """A store's vectors in document order, its texts when it keeps them all (its own truth),
+    and its part vectors per row when it keeps any."""
     rows = store.rows()
     if not rows:
         raise InputError(f"{store.path} holds no vectors")
     texts = [h.text for h in rows] if all(h.text is not None for h in rows) else None
-    return np.stack([h.vector for h in rows]), texts
+    parts = [h.parts for h in rows] if any(h.parts is not None for h in rows) else None
+    return np.stack([h.vector for h in rows]), texts, parts

@@ -63,8 +63,10 @@ class RAG:
             inv = self._inverter()
             for h in todo:  # one at a time so each chunk's cost is known (compare reports it)
                 t = time.perf_counter()
-                vec = self.defence.undo(h.vector[None]) if self.defence else h.vector[None]
-                self._reconstructed[h.id] = inv.invert(vec, steps=self.steps, beam=self.beam)[0]
+                # a chunk's parts, where the store keeps them, read back better than its own vector
+                vecs = h.parts if h.parts is not None else h.vector[None]
+                vecs = self.defence.undo(vecs) if self.defence else vecs
+                self._reconstructed[h.id] = " ".join(inv.invert(vecs, steps=self.steps, beam=self.beam))
                 self.invert_seconds[h.id] = time.perf_counter() - t
         return [{"text": h.text if h.text is not None else self._reconstructed[h.id], "score": round(h.score, 4),
                  "doc": h.doc, "chunk": h.chunk, "reconstructed": h.text is None} for h in hits]

@@ -58,6 +58,9 @@ def _split_long(sentence: str, count: Callable[[str], int], max_tokens: int) -> 
         parts += 1
 
 
+PART_MIN_WORDS = 6  # a shorter run carries too little for its vector to come back as words
+
+
 def split_words(text: str, parts: int, min_words: int = 1) -> list[str]:
     """`text` cut into `parts` runs of whole words, as even as the word count allows, but fewer
     where a run would have under `min_words` words: the pieces a chunk's part vectors are read

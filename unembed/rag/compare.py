@@ -1,6 +1,7 @@
 """Lossless RAG against lossy RAG in every encoding, on the same documents and questions.
 
-Per configuration: bytes per stored vector and on disk, how often lossy retrieval agrees with
+Per configuration (lossless, then each lossy encoding with each count of part vectors per
+chunk): bytes per stored vector and on disk, how often lossy retrieval agrees with
 lossless top-k, how close the reconstructed contexts are to the real chunks, how often the
 answer string survives into the contexts (and into a generated answer), and time per question.
 """
@@ -20,7 +21,7 @@ from ..data.corpus import MAX_TOKENS
 from ..errors import InputError
 from ..store import StoreInfo, bytes_per_vector, create_store
 from .ask import RAG, build_prompt
-from .ingest import embed_files
+from .ingest import embed_files, embed_parts
 
 
 def read_qa(path) -> list[tuple[str, str]]:
@@ -51,7 +52,7 @@ def contains_answer_words(text: str, answer: str) -> bool:
 
 
 def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[str] = ("f32", "f16", "int8", "binary"),
-            k: int = 5, generator=None, steps: Optional[int] = None, beam: Optional[int] = None,
+            parts: Sequence[int] = (1,), k: int = 5, generator=None, steps: Optional[int] = None, beam: Optional[int] = None,
             work: Optional[Path] = None, progress: bool = True, max_tokens: int = MAX_TOKENS) -> dict:
     qa = read_qa(questions)
     qs = [q for q, _ in qa]
@@ -60,24 +61,26 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
         tmp = Path(tempfile.mkdtemp(prefix="unembed-compare-"))
         work = tmp
     work = Path(work)
-    configs = [("lossless", "f32")] + [("lossy", e) for e in encodings]
+    configs = [("lossless", "f32", 1)] + [("lossy", e, p) for e in encodings for p in parts]
     rows, reference = [], None
     chunks, vectors = embed_files(docs, embedder, max_tokens)  # once: every store gets the same vectors
+    part_vectors = {p: embed_parts(chunks, embedder, p) for p in sorted(set(parts))}
     truth = {c.id: c.text for c in chunks}
     try:
-        for mode, enc in configs:
-            where = work / f"{mode}-{enc}"
+        for mode, enc, p in configs:
+            where = work / f"{mode}-{enc}" if p == 1 else work / f"{mode}-{enc}-{p}parts"
             if where.exists():
                 shutil.rmtree(where)
-            store = create_store(where, StoreInfo(embedder.name, embedder.dim, inverter.name, mode=mode, encoding=enc))
-            store.add(chunks, vectors)
+            store = create_store(where, StoreInfo(embedder.name, embedder.dim, inverter.name, mode=mode, encoding=enc, parts=p))
+            store.add(chunks, vectors, part_vectors.get(p) if mode == "lossy" else None)
             store.compact()  # as ingest does, so bytes on disk match a store built by `rag ingest`
             rag = RAG(store, embedder, inverter, generator, steps, beam)
             t0 = time.perf_counter()
             hits = rag.retrieve(qs, k)
             retrieve_s = (time.perf_counter() - t0) / len(qs)
             results, seconds = [], []
-            for (q, _), h in tqdm(list(zip(qa, hits)), desc=f"{mode} {enc}", unit=" question", disable=not progress):
+            label = f"{mode} {enc}" + (f" {p} parts" if p > 1 else "")
+            for (q, _), h in tqdm(list(zip(qa, hits)), desc=label, unit=" question", disable=not progress):
                 ctx = rag.contexts(h)
                 t = time.perf_counter()
                 answer = generator.generate(build_prompt(q, [c["text"] for c in ctx])) if generator is not None else None
@@ -93,8 +96,10 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
             in_ctx = [any(contains_answer(c["text"], a) for c in r["contexts"]) for r, (_, a) in zip(results, qa)]
             words_in_ctx = [any(contains_answer_words(c["text"], a) for c in r["contexts"]) for r, (_, a) in zip(results, qa)]
             size = store.disk_bytes()
+            n_parts = sum(len(v) for v in part_vectors.get(p, []) if v is not None) if mode == "lossy" else 0
             row = {
-                "mode": mode, "encoding": enc, "chunks": store.count(),
+                "mode": mode, "encoding": enc, "parts": p, "chunks": store.count(),
+                "vectors_per_chunk": round((len(chunks) + n_parts) / max(len(chunks), 1), 3),
                 "bytes_per_vector": bytes_per_vector(enc, embedder.dim),
                 "store_bytes": size,
                 "bytes_per_chunk": round(size / max(store.count(), 1)),

@@ -10,10 +10,12 @@ from tqdm import tqdm
 from ..errors import MismatchError
 from ..store import Chunk, StoreInfo, create_store, open_store, store_exists
 from ..data.corpus import MAX_TOKENS
-from .chunk import chunk_text, file_hash, find_files
+from .chunk import PART_MIN_WORDS, chunk_text, file_hash, find_files, split_words
 
 if TYPE_CHECKING:
     import numpy as np
+
+DEFAULT_PARTS = 3  # thirds: BLEU 14 -> 30 on read-back for 4 vectors a chunk (benchmarks/invert_parts.py)
 
 
 def doc_id(path: Path) -> str:
@@ -29,19 +31,43 @@ def _count_fn(embedder):
 
 
 def open_or_create(location, embedder, inverter: str, mode: Optional[str] = None, encoding: Optional[str] = None,
-                   lossy_patterns: Optional[list[str]] = None, key: Optional[bytes] = None):
-    """Open the store at `location`, or create it; `key` seals a new store's vectors at rest."""
+                   lossy_patterns: Optional[list[str]] = None, key: Optional[bytes] = None, parts: Optional[int] = None):
+    """Open the store at `location`, or create it; `key` seals a new store's vectors at rest.
+    `parts` (default 3; 1 for lossless) is how many part vectors each text-less chunk keeps."""
     if store_exists(location):
         store = open_store(location, key)
         info = store.info
         info.check(embedder=embedder.name, dim=embedder.dim)
-        for what, asked, have in (("mode", mode, info.mode), ("encoding", encoding, info.encoding)):
+        for what, asked, have in (("mode", mode, info.mode), ("encoding", encoding, info.encoding),
+                                  ("parts", parts, info.parts)):
             if asked is not None and asked != have:
                 raise MismatchError(f"this store is {what} {have!r}; it cannot take {asked!r} (use a new --store)")
         return store
-    info = StoreInfo(embedder=embedder.name, dim=embedder.dim, inverter=inverter, mode=mode or "lossy",
-                     encoding=encoding or "f32", lossy_patterns=list(lossy_patterns or []))
+    mode = mode or "lossy"
+    if parts is None:
+        parts = 1 if mode == "lossless" else DEFAULT_PARTS
+    info = StoreInfo(embedder=embedder.name, dim=embedder.dim, inverter=inverter, mode=mode,
+                     encoding=encoding or "f32", lossy_patterns=list(lossy_patterns or []), parts=parts)
     return create_store(location, info, key)
+
+
+def embed_parts(chunks: list[Chunk], embedder, parts: int, keep=lambda doc: True) -> list[Optional[np.ndarray]]:
+    """Per chunk, the vectors of its text cut into up to `parts` runs of words (None where it
+    does not split, or `keep(doc)` says its row needs none), in one embedding call."""
+    pieces = [split_words(c.text, parts, PART_MIN_WORDS) if parts > 1 and keep(c.doc) else [] for c in chunks]
+    pieces = [p if len(p) > 1 else [] for p in pieces]  # one run is the chunk itself
+    flat = [t for p in pieces for t in p]
+    vecs = embedder.embed(flat) if flat else None
+    out, at = [], 0
+    for p in pieces:
+        out.append(vecs[at:at + len(p)] if p else None)
+        at += len(p)
+    return out
+
+
+def embed_chunks(chunks: list[Chunk], embedder, info: StoreInfo) -> tuple[np.ndarray, list[Optional[np.ndarray]]]:
+    """What `store.add` takes for these chunks: their vectors, and the part vectors the store keeps."""
+    return embedder.embed([c.text for c in chunks]), embed_parts(chunks, embedder, info.parts, info.keeps_parts)
 
 
 def chunk_document(doc: str, source: str, data: bytes, count, max_tokens: int = MAX_TOKENS, markdown: bool = False) -> list[Chunk]:
@@ -76,7 +102,7 @@ def ingest_texts(documents: list[tuple[str, str]], store, embedder, max_tokens: 
             summary["added"] += 1
         pending += chunk_document(doc, doc, data, count, max_tokens)
     if pending:
-        store.add(pending, embedder.embed([c.text for c in pending]))
+        store.add(pending, *embed_chunks(pending, embedder, store.info))
         summary["chunks_added"] = len(pending)
     summary["store_chunks"] = store.count()
     return summary
@@ -98,8 +124,7 @@ def ingest(paths, store, embedder, max_tokens: int = MAX_TOKENS, batch_chunks: i
 
     def flush():
         if pending:
-            vectors = embedder.embed([c.text for c in pending])
-            store.add(pending, vectors)  # one commit: every chunk of these documents, or none
+            store.add(pending, *embed_chunks(pending, embedder, store.info))  # one commit: all of these documents, or none
             summary["chunks_added"] += len(pending)
             pending.clear()
 

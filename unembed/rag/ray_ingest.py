@@ -14,17 +14,17 @@ from pathlib import Path
 from ..data.corpus import MAX_TOKENS
 from ..errors import MissingPackageError
 from .chunk import file_hash, find_files
-from .ingest import _count_fn, chunk_file, doc_id
+from .ingest import _count_fn, chunk_file, doc_id, embed_chunks
 
 
-def _embed_shard(embedder_spec: str, files: list[str], max_tokens: int):
+def _embed_shard(embedder_spec: str, files: list[str], max_tokens: int, info):
     from ..embed import load_embedder
     emb = load_embedder(embedder_spec)
     count = _count_fn(emb)
     out = []
     for f in map(Path, files):
         chunks = chunk_file(f, f.read_bytes(), count, max_tokens)
-        out.append((chunks, emb.embed([c.text for c in chunks]) if chunks else None))
+        out.append((chunks, *(embed_chunks(chunks, emb, info) if chunks else (None, None))))
     return out
 
 
@@ -44,10 +44,10 @@ def ray_ingest(paths, store, embedder_spec: str, workers: int = 4, max_tokens: i
     ray.init(ignore_reinit_error=True, log_to_driver=False)
     task = ray.remote(_embed_shard)
     shards = [todo[i::workers] for i in range(workers) if todo[i::workers]]
-    pending = [task.remote(embedder_spec, s, max_tokens) for s in shards]
+    pending = [task.remote(embedder_spec, s, max_tokens, store.info) for s in shards]
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)
-        for chunks, vectors in ray.get(ready[0]):
+        for chunks, vectors, parts in ray.get(ready[0]):
             if not chunks:
                 continue
             doc = chunks[0].doc
@@ -56,7 +56,7 @@ def ray_ingest(paths, store, embedder_spec: str, workers: int = 4, max_tokens: i
                 summary["replaced"] += 1
             else:
                 summary["added"] += 1
-            store.add(chunks, vectors)
+            store.add(chunks, vectors, parts)
             summary["chunks_added"] += len(chunks)
     summary["store_chunks"] = store.count()
     return summary
@@ -73,10 +73,11 @@ def main() -> None:
     ap.add_argument("--embedder", default="minilm")
     ap.add_argument("--mode")
     ap.add_argument("--encoding")
+    ap.add_argument("--parts", type=int)
     ap.add_argument("--workers", type=int, default=4)
     a = ap.parse_args()
     emb = load_embedder(a.embedder)
-    store = open_or_create(a.store, emb, default_inverter(emb.name), a.mode, a.encoding)
+    store = open_or_create(a.store, emb, default_inverter(emb.name), a.mode, a.encoding, parts=a.parts)
     print(ray_ingest(a.paths, store, a.embedder, a.workers))
 
 

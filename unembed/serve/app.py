@@ -437,13 +437,13 @@ def create_app(config: ServerConfig):
         if req.sample > config.max_batch:
             raise HTTPException(413, f"sample of {req.sample}; the limit is {config.max_batch}")
         st = store_for(t, req.store)
-        vecs, texts = store_vectors(st)
+        vecs, texts, parts = store_vectors(st)
         n = min(req.sample, len(vecs))
         limit(t, "invert", n, t.invert_per_minute, "/v1/audit")
         emb, inv = embedder(), inverter()
         with inversions.slot(t.name):
             rep = audit(vecs, emb, inv, *resolve_settings(inv, req.steps, req.beam), truth=texts, sample=n,
-                        seed=req.seed, progress=False)
+                        seed=req.seed, progress=False, parts=parts)
         access.write(tenant=t.name, endpoint="/v1/audit", store=req.store, items=n, status=200)
         if req.format == "html":
             from ..audit.report import to_html

@@ -4,6 +4,11 @@ A store is a directory (or a Qdrant collection) holding chunk rows: id, document
 source name, position, a salted content hash, the document's file hash, and the vector in the
 store's encoding. `lossless` rows also keep their text; `lossy` rows never do; `hybrid` decides
 per document (documents matching the store's lossy patterns are kept lossy).
+
+A store with `parts` > 1 also keeps, for each row without text, the vectors of the chunk cut
+into up to that many runs of words. Retrieval ranks the chunk's own vector; reading back
+inverts the parts one by one and joins them, since short texts invert much better
+(benchmarks/invert_parts.py). They are vectors like the others: same encoding, same seal.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from ..errors import InputError, MismatchError, StoreError
 from .encodings import check_encoding
 
 MODES = ("lossless", "lossy", "hybrid")
+MAX_PARTS = 8
 INFO_FILE = "store.json"
 FORMAT = 1
 
@@ -35,6 +41,7 @@ class StoreInfo:
     mode: str = "lossy"
     encoding: str = "f32"
     lossy_patterns: list[str] = field(default_factory=list)
+    parts: int = 1  # part vectors kept per text-less row; 1: the chunk's own vector only
     backend: str = "lance"
     defence: str = ""  # a vector defence applied at write time (`unembed defend`), never its key
     cipher: str = ""  # vectors sealed at rest (store/crypto.py); key_check fingerprints the key
@@ -46,6 +53,8 @@ class StoreInfo:
         if self.mode not in MODES:
             raise InputError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
         check_encoding(self.encoding)
+        if not isinstance(self.parts, int) or not 1 <= self.parts <= MAX_PARTS:
+            raise InputError(f"parts must be a whole number from 1 to {MAX_PARTS}, got {self.parts!r}")
 
     def keeps_text(self, doc: str) -> bool:
         if self.mode == "lossless":
@@ -54,6 +63,9 @@ class StoreInfo:
             return False
         return not any(fnmatch.fnmatch(doc, p) or fnmatch.fnmatch(os.path.basename(doc), p)
                        for p in self.lossy_patterns)
+
+    def keeps_parts(self, doc: str) -> bool:
+        return self.parts > 1 and not self.keeps_text(doc)
 
     def chunk_hash(self, text: str) -> str:
         # salted per store: the hash tells chunks apart and spots changes, but one store's hashes
@@ -112,6 +124,7 @@ class Hit:
     text: str | None  # None for lossy rows
     source: str = ""
     position: int = 0
+    parts: np.ndarray | None = None  # decoded unit vectors of the chunk's parts, in order
 
 
 @dataclass
@@ -128,7 +141,8 @@ class DocState:
 class VectorStore(Protocol):
     info: StoreInfo
 
-    def add(self, chunks: list[Chunk], vectors: np.ndarray) -> None: ...
+    def add(self, chunks: list[Chunk], vectors: np.ndarray,
+            parts: list[np.ndarray | None] | None = None) -> None: ...
     def search(self, vector: np.ndarray, k: int = 5, doc: str | None = None) -> list[Hit]: ...
     def get(self, ids: list[str]) -> list[Hit]: ...
     def delete(self, doc: str) -> int: ...
@@ -136,6 +150,26 @@ class VectorStore(Protocol):
     def rows(self) -> list[Hit]: ...
     def count(self) -> int: ...
     def disk_bytes(self) -> int: ...
+
+
+def check_parts(parts, chunks: list[Chunk], info: StoreInfo) -> list[np.ndarray | None]:
+    """Per chunk, its part vectors checked and normalised, or None where the row keeps none
+    (a store without parts, a row that keeps its text, or none given)."""
+    from ..embed.base import check_vectors
+    if parts is None:
+        return [None] * len(chunks)
+    if len(parts) != len(chunks):
+        raise InputError(f"{len(chunks)} chunks but part vectors for {len(parts)}")
+    out: list[np.ndarray | None] = []
+    for c, p in zip(chunks, parts):
+        if p is None or not info.keeps_parts(c.doc):
+            out.append(None)
+            continue
+        v = check_vectors(p, info.dim, what="part vectors")
+        if len(v) > info.parts:
+            raise InputError(f"chunk {c.id}: {len(v)} part vectors, but this store keeps at most {info.parts}")
+        out.append(v)
+    return out
 
 
 def write_info(path: Path, info: StoreInfo) -> None:

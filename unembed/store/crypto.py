@@ -66,20 +66,26 @@ class VectorCipher:
         self._aead = AESGCM(key)
         self.fingerprint = hmac.new(key, b"unembed key check", hashlib.sha256).hexdigest()[:16]
 
+    def seal_blob(self, data: bytes, row_id: str) -> bytes:
+        nonce = os.urandom(NONCE)
+        return nonce + self._aead.encrypt(nonce, data, row_id.encode())
+
+    def open_blob(self, blob: bytes, row_id: str) -> bytes:
+        from cryptography.exceptions import InvalidTag
+        try:
+            return self._aead.decrypt(blob[:NONCE], blob[NONCE:], row_id.encode())
+        except (InvalidTag, ValueError, TypeError):
+            raise StoreError(f"row {row_id!r}: encrypted vector fails its integrity check "
+                             "(tampered, or moved from another row)") from None
+
     def seal(self, rows: np.ndarray, ids: list[str]) -> list[bytes]:
         rows = np.ascontiguousarray(rows)
-        return [n + self._aead.encrypt(n, r.tobytes(), i.encode())
-                for r, i, n in zip(rows, ids, (os.urandom(NONCE) for _ in ids))]
+        return [self.seal_blob(r.tobytes(), i) for r, i in zip(rows, ids)]
 
     def open(self, blobs: list[bytes], ids: list[str], dtype, width: int) -> np.ndarray:
-        from cryptography.exceptions import InvalidTag
         out = np.empty((len(blobs), width), dtype=dtype)
         for k, (b, i) in enumerate(zip(blobs, ids)):
-            try:
-                out[k] = np.frombuffer(self._aead.decrypt(b[:NONCE], b[NONCE:], i.encode()), dtype=dtype)
-            except (InvalidTag, ValueError, TypeError):
-                raise StoreError(f"row {i!r}: encrypted vector fails its integrity check "
-                                 "(tampered, or moved from another row)") from None
+            out[k] = np.frombuffer(self.open_blob(b, i), dtype=dtype)
         return out
 
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from ..embed.base import check_vectors
 from ..errors import InputError, StoreError
-from .base import Chunk, DocState, Hit, StoreInfo, dir_bytes, read_info, write_info
+from .base import Chunk, DocState, Hit, StoreInfo, check_parts, dir_bytes, read_info, write_info
 from .crypto import CIPHER, VectorCipher, cipher_for
 from .encodings import arrow_array, arrow_type, column_to_numpy, decode, encode, row_dtype, width
 
@@ -31,6 +31,8 @@ def _schema(info: StoreInfo) -> pa.Schema:
         pa.field("doc_hash", pa.string()), pa.field("n_chunks", pa.int32()),
         pa.field("vector", _vector_type(info)),
     ]
+    if info.parts > 1:  # one blob per row: its part vectors' encoded rows end to end (sealed or not)
+        fields.append(pa.field("parts", pa.binary()))
     if info.mode != "lossy":  # a lossy store has no text column at all
         fields.append(pa.field("text", pa.string()))
     return pa.schema(fields)
@@ -93,15 +95,18 @@ class LanceStore:
             raise StoreError(f"{path}: corrupt store, the chunks table cannot be read ({type(e).__name__})") from None
         if table.schema.field("vector").type != _vector_type(info):
             raise StoreError(f"{path}: corrupt store, the vector column does not match store.json")
+        if ("parts" in table.schema.names) != (info.parts > 1):
+            raise StoreError(f"{path}: corrupt store, the part-vector column does not match store.json")
         return cls(path, info, table, cipher)
 
     # -- writing
-    def add(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def add(self, chunks: list[Chunk], vectors: np.ndarray, parts: list[np.ndarray | None] | None = None) -> None:
         if not chunks:
             return
         if len(chunks) != len(vectors):
             raise InputError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         rows = encode(check_vectors(vectors, self.info.dim), self.info.encoding)
+        parts = check_parts(parts, chunks, self.info)
         ids = [c.id for c in chunks]
         cols = {
             "id": ids, "doc": [c.doc for c in chunks], "chunk": [c.chunk for c in chunks],
@@ -110,6 +115,8 @@ class LanceStore:
             "n_chunks": [c.n_chunks for c in chunks],
             "vector": self._vector_column(rows, ids),
         }
+        if self.info.parts > 1:
+            cols["parts"] = self._parts_column(parts, ids)
         if self.info.mode != "lossy":
             cols["text"] = [c.text if self.info.keeps_text(c.doc) else None for c in chunks]
         self.table.add(pa.table(cols, schema=_schema(self.info)))
@@ -146,6 +153,25 @@ class LanceStore:
             return pa.array(self.cipher.seal(rows, ids), pa.binary())
         return arrow_array(rows, self.info.encoding, self.info.dim)
 
+    def _parts_column(self, parts: list[np.ndarray | None], ids: list[str]) -> pa.Array:
+        enc = self.info.encoding
+        blobs = [None if p is None else encode(p, enc).tobytes() for p in parts]
+        if self.cipher:  # bound to the row and to its role, so a part blob cannot pose as a vector
+            blobs = [None if b is None else self.cipher.seal_blob(b, i + "/parts") for b, i in zip(blobs, ids)]
+        return pa.array(blobs, pa.binary())
+
+    def _parts(self, t: pa.Table) -> list[np.ndarray | None]:
+        if "parts" not in t.column_names:
+            return [None] * len(t)
+        enc, dim = self.info.encoding, self.info.dim
+        out: list[np.ndarray | None] = []
+        for b, i in zip(t["parts"].to_pylist(), t["id"].to_pylist()):
+            if b is not None:
+                b = self.cipher.open_blob(b, i + "/parts") if self.cipher else b
+                b = decode(np.frombuffer(b, row_dtype(enc)).reshape(-1, width(enc, dim)), enc, dim)
+            out.append(b)
+        return out
+
     def _vectors(self, t: pa.Table) -> np.ndarray:
         enc, dim = self.info.encoding, self.info.dim
         if self.cipher:
@@ -158,9 +184,9 @@ class LanceStore:
         """Rows of `t` as hits; `vecs`, when the caller has already decoded them, saves decoding twice."""
         vecs = self._vectors(t) if vecs is None else vecs
         texts = t["text"].to_pylist() if "text" in t.column_names else [None] * len(t)
-        return [Hit(i, d, c, float(s), v, tx, src, p) for i, d, c, s, v, tx, src, p in zip(
+        return [Hit(i, d, c, float(s), v, tx, src, p, pv) for i, d, c, s, v, tx, src, p, pv in zip(
             t["id"].to_pylist(), t["doc"].to_pylist(), t["chunk"].to_pylist(), scores, vecs, texts,
-            t["source"].to_pylist(), t["position"].to_pylist())]
+            t["source"].to_pylist(), t["position"].to_pylist(), self._parts(t))]
 
     @_guarded
     def _all(self) -> tuple[pa.Table, np.ndarray]:
@@ -220,13 +246,21 @@ class LanceStore:
         t, vecs = self._ordered()
         return self._hits(t, [1.0] * len(t), vecs)
 
-    def copy_with_vectors(self, path, vectors: np.ndarray, info: StoreInfo, key: bytes | None = None) -> "LanceStore":
-        """A new store at `path` holding this one's rows (same order as `rows()`) with other vectors."""
+    def copy_with_vectors(self, path, vectors: np.ndarray, info: StoreInfo, key: bytes | None = None,
+                          parts: list[np.ndarray | None] | None = None) -> "LanceStore":
+        """A new store at `path` holding this one's rows (same order as `rows()`) with other
+        vectors; `parts` (same order) replaces the part vectors too, else they are copied as they are."""
         t, _ = self._ordered()
         new = LanceStore.create(path, info, key)
         rows = encode(check_vectors(vectors, info.dim), info.encoding)
-        cols = {n: t[n] for n in _schema(info).names if n != "vector"}
-        cols["vector"] = new._vector_column(rows, t["id"].to_pylist())
+        ids = t["id"].to_pylist()
+        cols = {n: t[n] for n in _schema(info).names if n not in ("vector", "parts")}
+        cols["vector"] = new._vector_column(rows, ids)
+        if info.parts > 1:
+            parts = self._parts(t) if parts is None else parts
+            if len(parts) != len(ids):
+                raise InputError(f"{len(ids)} rows but part vectors for {len(parts)}")
+            cols["parts"] = new._parts_column([None if p is None else check_vectors(p, info.dim) for p in parts], ids)
         new.table.add(pa.table(cols, schema=_schema(info)))
         return new
 

@@ -2,7 +2,8 @@
 
 Local mode runs the same client API as a cluster, so what the tests prove here holds for a URL.
 Qdrant keeps float vectors (f32, or f16 on disk); int8 and binary stay on the LanceDB store,
-since Qdrant's own quantisation keeps the float originals beside the quantised copy.
+since Qdrant's own quantisation keeps the float originals beside the quantised copy. Part
+vectors (StoreInfo.parts) ride in the payload as lists of floats, rounded to the store's encoding.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, MissingPackageError, StoreError
-from .base import Chunk, DocState, Hit, StoreInfo, dir_bytes
+from .base import Chunk, DocState, Hit, StoreInfo, check_parts, dir_bytes
 
 INFO_COLLECTION = "unembed_info"
 INSTALL = "pip install qdrant-client"
@@ -100,19 +101,24 @@ class QdrantStore:
             raise StoreError(f"{location}: corrupt store description ({e})") from None
         return cls(location, client, collection, info, path)
 
-    def add(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def add(self, chunks: list[Chunk], vectors: np.ndarray, parts: list[np.ndarray | None] | None = None) -> None:
         from qdrant_client import models
 
         from ..embed.base import check_vectors
         if not chunks:
             return
         v = check_vectors(vectors, self.info.dim)
+        if len(chunks) != len(v):
+            raise InputError(f"{len(chunks)} chunks but {len(v)} vectors")
+        dtype = np.float16 if self.info.encoding == "f16" else np.float32
         points = []
-        for c, row in zip(chunks, v):
+        for c, row, pv in zip(chunks, v, check_parts(parts, chunks, self.info)):
             payload = {"id": c.id, "doc": c.doc, "chunk": c.chunk, "source": c.source, "position": c.position,
                        "hash": self.info.chunk_hash(c.text), "doc_hash": c.doc_hash, "n_chunks": c.n_chunks}
             if self.info.mode != "lossy" and self.info.keeps_text(c.doc):
                 payload["text"] = c.text
+            if pv is not None:
+                payload["parts"] = pv.astype(dtype).astype(float).tolist()
             points.append(models.PointStruct(id=_point_id(c.id), vector=row.tolist(), payload=payload))
         self.client.upsert(self.collection, points, wait=True)
 
@@ -151,7 +157,9 @@ class QdrantStore:
         from ..embed.base import l2_normalise
         pl = p.payload
         vec = l2_normalise(np.asarray(p.vector, np.float32)[None])[0]
-        return Hit(pl["id"], pl["doc"], pl["chunk"], float(score), vec, pl.get("text"), pl.get("source", ""), pl.get("position", 0))
+        parts = l2_normalise(np.asarray(pl["parts"], np.float32)) if pl.get("parts") else None
+        return Hit(pl["id"], pl["doc"], pl["chunk"], float(score), vec, pl.get("text"), pl.get("source", ""),
+                   pl.get("position", 0), parts)
 
     def search(self, vector: np.ndarray, k: int = 5, doc: str | None = None) -> list[Hit]:
         from ..embed.base import check_vectors
