@@ -244,6 +244,15 @@ def test_spelling_variants_keep_punctuation_and_capitals():
     assert variants("this") == () and variants("...") == ()
 
 
+def test_number_values_offer_nearby_values_in_the_same_dress():
+    from unembed.invert.variants import number_values
+
+    assert ("1989.",) in number_values("1988.") and ("1988.",) not in number_values("1988.")
+    assert ("Eight",) in number_values("Six") and ("thousand",) in number_values("hundred")
+    assert ("7",) in number_values("6") and ("100",) in number_values("6")
+    assert number_values("the") == () == number_values("007") == number_values("123456")
+
+
 def test_search_offers_only_the_probes_words_as_spelling_variants(minilm):
     """Respellings are proposals like any other edit, limited to words the probe knows."""
     from unembed.invert.registry import load_inverter

@@ -58,7 +58,8 @@ class SearchInverter:
                  probe_words: int = 64, probe_weight: float = 2.0, max_queries: int | None = None,
                  gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
                  bag_seed: bool = True, decoder=None, decoder_beam: int = 8, decoder_weight: float = 0.0,
-                 extrapolate: float = 0.0, draft: bool = True, variants: bool = True, own_probe=None):
+                 extrapolate: float = 0.0, draft: bool = True, variants: bool = True, own_probe=None,
+                 numbers: bool = False):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -103,6 +104,7 @@ class SearchInverter:
         self.exact_top = 8
         self._known: set[str] | None = None
         self.variants = variants  # also propose each word's other spellings (variants.py): 12/twelve, moraine/moraines
+        self.numbers = numbers  # and each number's neighbouring values (variants.number_values): six/eight, 1988/1989
 
     def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = idx.reshape(-1)
@@ -200,6 +202,10 @@ class SearchInverter:
                 for v in spellings.variants(w):
                     if known is None or all(spellings.core(t) in known for t in v):
                         out.add(hyp[:i] + v + hyp[i + 1:])
+        if self.numbers:
+            for i, w in enumerate(hyp):
+                for v in spellings.number_values(w):
+                    out.add(hyp[:i] + v + hyp[i + 1:])
         return {c for c in out if c}
 
     def _fresh(self, st: _State, hyp: tuple[str, ...]) -> list[tuple[str, ...]]:

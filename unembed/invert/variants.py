@@ -7,6 +7,10 @@ digits and number words, hyphenated compounds and their parts, singular and plur
 American spellings. Variants may lie outside the decoder's vocabulary ("moraines"); the search
 offers only those in its word probe's vocabulary (the embedder would reward "whiches" for "which"
 too), and the embedder's cosine decides whether they stay.
+
+`number_values` is the other half for numbers: not another spelling of the same value but the
+values near it ("six weeks" for "eight weeks", 1988 for 1989), which embed closer still, so a
+search that writes the wrong one has to be offered the right one to find it.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ _TRE = "met kilomet centimet millimet cent lit theat fib somb"
 _NO_PLURAL = set("this that these those does goes has was is his its us yes gas bus less news always "
                  "perhaps whereas thus across".split())
 _EDGE = re.compile(r"^([^\w]*)(.*?)([^\w]*)$")
+QUANTITIES = tuple(ONES[1:] + TENS + "hundred thousand million billion dozen few several many".split())
+_SMALL = sorted(set(range(1, 13)) | {15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100})
 
 
 def number_words(n: int) -> list[tuple[str, ...]]:
@@ -74,6 +80,28 @@ def _spelling(core: str) -> list[str]:
     if m:
         out.append(m[1] + ("er" if m[2] == "re" else "re") + m[3])
     return out
+
+
+def _dressed(word: str, alternatives: list[str]) -> tuple[tuple[str, ...], ...]:
+    """Each alternative for `word` with its edge punctuation and leading capital."""
+    lead, core, trail = _EDGE.match(word).groups()
+    cap = core[:1].isupper()
+    return tuple((lead + (a[:1].upper() + a[1:] if cap else a) + trail,) for a in alternatives if a != core.lower())
+
+
+@lru_cache(maxsize=1 << 12)
+def number_values(word: str) -> tuple[tuple[str, ...], ...]:
+    """Other values for a number token: every other quantity word for a quantity word, nearby
+    and round values for a small numeral, nearby years for a four-digit one."""
+    core = _EDGE.match(word)[2].lower()
+    if core in QUANTITIES:
+        return _dressed(word, list(QUANTITIES))
+    if not core.isdigit() or core.startswith("0") or len(core) > 4:
+        return ()
+    n = int(core)
+    near = [n + d for d in (-10, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 10)]
+    values = near if len(core) == 4 else sorted(set(_SMALL) | {m for m in near if m > 0})
+    return _dressed(word, [str(m) for m in values])
 
 
 def core(token: str) -> str:
