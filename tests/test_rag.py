@@ -51,6 +51,9 @@ def test_cli_ingest_ask_delete(isolated_home):
     assert r.returncode == 0, r.stderr
     summary = json.loads((isolated_home / "ingest.json").read_text())
     assert summary["added"] == 8 and summary["mode"] == "lossy" and summary["store_chunks"] > 50
+    assert summary["parts"] == 3 and "up to 3 part vectors a chunk" in cli("rag", "info", "--store", str(store)).stdout
+    r = cli("rag", "ingest", str(QA / "docs"), "--store", str(store), "--parts", "1")
+    assert r.returncode == 2 and "parts 3" in r.stderr
     out = isolated_home / "ask.json"
     r = cli("rag", "ask", "When did Vesuvius last erupt?", "--store", str(store), "--k", "2", "--no-generate",
             "--steps", "1", "--beam", "1", "--json", str(out))

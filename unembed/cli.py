@@ -334,6 +334,7 @@ def rag_info(store: StoreOpt = ..., json_out: JsonOpt = None):
     if str(json_out) != "-":
         out.print(f"{st.info.mode} store · {st.info.encoding} · {st.info.embedder} ({st.info.dim}-d) · "
                   f"inverter {st.info.inverter} · {report['chunks']} chunks · {report['disk_bytes']:,} bytes"
+                  + (f" · up to {st.info.parts} part vectors a chunk" if st.info.parts > 1 else "")
                   + (" · sealed at rest" if st.info.cipher else ""))
         for d, s in docs.items():
             out.print(f"  {d}  {s.rows} chunks" + ("" if s.complete else "  [red](incomplete: re-run ingest)[/]"), highlight=False)
