@@ -3,7 +3,7 @@ every chunk inverted once (default inverter and settings, 16 chunks a call), the
 the share of questions whose answer string is in the top-k chunks: the real text (lossless) and
 the inverted text (lossy). Shorter chunks invert better but retrieve worse. With --parts P > 1,
 retrieval still ranks the chunks' own vectors, but each chunk is read back from the vectors of
-up to P word runs of at least PART_MIN_WORDS words (rag.chunk.split_words), each inverted alone
+up to P word runs of at least PART_MIN_WORDS words (rag.ingest.embed_parts), each inverted alone
 and joined: what a store built with `rag ingest --parts P` reads back.
 
     python benchmarks/rag_chunks.py [--max-tokens 32,16] [--parts 1,2]   # → benchmarks/results/rag_chunks.json
@@ -21,8 +21,8 @@ from unembed import metrics
 from unembed.embed import load_embedder
 from unembed.invert.registry import load_inverter, resolve_settings
 from unembed.rag.compare import contains_answer, read_qa
-from unembed.rag.chunk import PART_MIN_WORDS, split_words
-from unembed.rag.ingest import embed_files
+from unembed.rag.ingest import embed_files, embed_parts
+from unembed.store.base import regroup
 
 HERE = Path(__file__).resolve().parent
 KS = (3, 5, 8, 10, 15)
@@ -48,16 +48,15 @@ def main() -> None:
         truth = [c.text for c in chunks]
         order = np.argsort(-(qv @ vecs.T), 1)
         for parts in [int(x) for x in args.parts.split(",")]:
-            pieces = [split_words(t, parts, PART_MIN_WORDS) for t in truth]  # a 4-word heading stays whole
-            flat = [p for ps in pieces for p in ps]
-            pvecs = vecs if parts == 1 else emb.embed(flat)
+            # what a store built with --parts reads back: a chunk's part vectors, else its own vector
+            read = [p if p is not None else vecs[i:i + 1] for i, p in enumerate(embed_parts(chunks, emb, parts))]
+            pvecs = np.concatenate(read)
             t, out = time.perf_counter(), []
             for i in range(0, len(pvecs), 16):
                 out += inv.invert(pvecs[i:i + 16], steps=steps, beam=beam)
                 print(f"≤{m} tokens, {parts} part(s): {len(out)}/{len(pvecs)} vectors inverted", flush=True)
-            it = iter(out)
-            rec = [" ".join(next(it) for _ in ps) for ps in pieces]
-            stored = sum(len(ps) + (len(ps) > 1) for ps in pieces)  # a split chunk keeps its own vector too
+            rec = [" ".join(g) for g in regroup(out, [len(r) for r in read])]
+            stored = sum(len(r) + (len(r) > 1) for r in read)  # a split chunk keeps its own vector too
             row = {"max_tokens": m, "parts": parts, "chunks": len(chunks), "vectors_per_chunk": round(stored / len(chunks), 2),
                    "seconds_per_chunk": round((time.perf_counter() - t) / len(chunks), 3),
                    "reconstruction_bleu": round(metrics.bleu(rec, truth), 2),

@@ -772,12 +772,11 @@ def defend_cmd(
         rows = st.rows()
         import numpy as np
         # part vectors are vectors too: one pass defends them with the rows they belong to
+        from .store.base import regroup
         parts = [h.parts for h in rows if h.parts is not None]
         defended = d.apply(np.concatenate([np.stack([h.vector for h in rows])] + parts))
-        vectors, at, defended_parts = defended[:len(rows)], len(rows), []
-        for h in rows:
-            defended_parts.append(None if h.parts is None else defended[at:at + len(h.parts)])
-            at += 0 if h.parts is None else len(h.parts)
+        vectors, it = defended[:len(rows)], iter(regroup(defended[len(rows):], map(len, parts)))
+        defended_parts = [None if h.parts is None else next(it) for h in rows]
         info = replace(st.info, defence=d.spec, encoding="f32")
         from .store.crypto import read_store_key
         # a sealed source stays sealed: its copy takes the same key from the environment

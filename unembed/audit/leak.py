@@ -13,6 +13,7 @@ from tqdm import tqdm
 from .. import metrics
 from ..embed.base import check_vectors
 from ..errors import InputError
+from ..store.base import regroup
 
 KINDS = ("names", "emails", "phones", "numbers")
 
@@ -68,10 +69,8 @@ def audit(vectors, embedder, inverter, steps: int, beam: int, truth: list[str] |
     start = time.perf_counter()
     for i in tqdm(range(0, len(idx), batch), desc="inverting", unit=" batch", disable=not progress):
         read = [parts[j] if parts is not None and parts[j] is not None else v[j:j + 1] for j in idx[i:i + batch]]
-        texts, at = inverter.invert(np.concatenate(read), steps=steps, beam=beam), 0
-        for r in read:
-            recon.append(" ".join(texts[at:at + len(r)]))
-            at += len(r)
+        texts = inverter.invert(np.concatenate(read), steps=steps, beam=beam)
+        recon += [" ".join(t) for t in regroup(texts, [len(r) for r in read])]
     seconds = (time.perf_counter() - start) / len(idx)
     cos = metrics.cosines(targets, embedder.embed(recon))
     samples = []

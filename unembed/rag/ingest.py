@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from ..errors import MismatchError
 from ..store import Chunk, StoreInfo, create_store, open_store, store_exists
+from ..store.base import regroup
 from ..data.corpus import MAX_TOKENS
 from .chunk import PART_MIN_WORDS, chunk_text, file_hash, find_files, split_words
 
@@ -57,12 +58,9 @@ def embed_parts(chunks: list[Chunk], embedder, parts: int, keep=lambda doc: True
     pieces = [split_words(c.text, parts, PART_MIN_WORDS) if parts > 1 and keep(c.doc) else [] for c in chunks]
     pieces = [p if len(p) > 1 else [] for p in pieces]  # one run is the chunk itself
     flat = [t for p in pieces for t in p]
-    vecs = embedder.embed(flat) if flat else None
-    out, at = [], 0
-    for p in pieces:
-        out.append(vecs[at:at + len(p)] if p else None)
-        at += len(p)
-    return out
+    if not flat:
+        return [None] * len(chunks)
+    return [v if p else None for p, v in zip(pieces, regroup(embedder.embed(flat), map(len, pieces)))]
 
 
 def embed_chunks(chunks: list[Chunk], embedder, info: StoreInfo) -> tuple[np.ndarray, list[Optional[np.ndarray]]]:

@@ -172,6 +172,16 @@ def check_parts(parts, chunks: list[Chunk], info: StoreInfo) -> list[np.ndarray 
     return out
 
 
+def regroup(flat, sizes) -> list:
+    """Consecutive slices of `flat`, one of each size: rows' part vectors (or what was made from
+    them) processed in one flat batch, handed back per row."""
+    out, at = [], 0
+    for n in sizes:
+        out.append(flat[at:at + n])
+        at += n
+    return out
+
+
 def write_info(path: Path, info: StoreInfo) -> None:
     tmp = path / (INFO_FILE + ".tmp")
     tmp.write_text(info.to_json(), encoding="utf-8")
