@@ -5,14 +5,16 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
    hypothesis alone (steps 0: the feedback ablation); the search without the decoder (the
    previous default); the search seeded by the decoder without re-guiding; the same with the decoder
    re-aimed at each step (the shipped default), also with every proposal embedded in float32
-   rather than screened by a bfloat16 draft, and without spelling variants (variants.py); and with the
+   rather than screened by a bfloat16 draft, without spelling variants (variants.py), and without
+   the word probe's rare dictionary words; and with the
    decoder's vote on each step's closest proposals.
 2. Grid on the test split: steps 0/1/5/20 × beam 1/4/8 with the decoder.
 3. Fidelity against length: test texts of about 16 and 32 tokens, and 64-token texts made by
    joining consecutive test sentences (the decoder was trained on texts of at most 40 tokens).
 
     python benchmarks/decoder.py [--n 100] [--n-ood 50] [--n-grid 20] [--n-length 20]
-                                 [--rows lookup,hypothesis,nodecoder,noreguide,nodraft,novariants,default,vote]
+                                 [--rows lookup,hypothesis,nodecoder,noreguide,nodraft,novariants,norare,default,vote]
+                                 [--split test|val]
                                  [--json benchmarks/results/decoder.json]
 """
 from __future__ import annotations
@@ -31,15 +33,17 @@ HERE = Path(__file__).resolve().parent
 
 
 def run(inv, texts, steps, beam, label, **settings) -> dict:
-    """One row; `settings` are inverter attributes changed for this row alone (decoder=None: no decoder)."""
-    keep = {k: getattr(inv, k) for k in settings}
+    """One row; `settings` are inverter attributes changed for this row alone (decoder=None: no decoder;
+    probe__rare_count=0: an attribute of the inverter's probe)."""
+    owner = lambda k: (getattr(inv, k.split("__")[0]), k.split("__")[1]) if "__" in k else (inv, k)  # noqa: E731
+    keep = {k: getattr(*owner(k)) for k in settings}
     for k, v in settings.items():
-        setattr(inv, k, v)
+        setattr(*owner(k), v)
     try:
         r = evaluate(texts, inv.embedder, inv, steps, beam, batch=8, progress=False)
     finally:
         for k, v in keep.items():
-            setattr(inv, k, v)
+            setattr(*owner(k), v)
     row = {"run": label, "steps": steps, "beam": beam, "n": len(texts), "bleu": round(r["bleu"], 2),
            "token_f1": round(r["token_f1"], 4), "exact_match": r["exact_match"], "cosine": round(r["cosine"], 4),
            "seconds_per_text": round(r["seconds_per_text"], 3),
@@ -64,7 +68,7 @@ def by_length(texts: list[str], n: int) -> dict[int, list[str]]:
     return out
 
 
-ROWS = ("lookup", "hypothesis", "nodecoder", "noreguide", "nodraft", "novariants", "default", "vote")
+ROWS = ("lookup", "hypothesis", "nodecoder", "noreguide", "nodraft", "novariants", "norare", "default", "vote")
 
 
 def main() -> None:
@@ -77,6 +81,7 @@ def main() -> None:
     ap.add_argument("--rows", default=",".join(ROWS), help="main-table rows to run; lookup and nodecoder do not "
                     "depend on the decoder, so a new decoder needs only hypothesis,default,vote")
     ap.add_argument("--seed", type=int, default=0, help="the search's random seed (its default is 0)")
+    ap.add_argument("--split", default="test", choices=("test", "val", "ood"), help="the first table's split (val: for development)")
     args = ap.parse_args()
     rows = [r for r in args.rows.split(",") if r]
     if unknown := set(rows) - set(ROWS):
@@ -91,15 +96,15 @@ def main() -> None:
     steps, beam = resolve_settings(inv, None, None)
     result = {"embedder": emb.name, "default": {"steps": steps, "beam": beam, "seed": args.seed}, "main": {}, "grid": [], "length": [],
               "command": f"python benchmarks/decoder.py --n {args.n} --n-ood {args.n_ood} --n-grid {args.n_grid} "
-                         f"--n-length {args.n_length} --rows {','.join(rows)} --seed {args.seed}"}
+                         f"--n-length {args.n_length} --rows {','.join(rows)} --seed {args.seed} --split {args.split}"}
 
     def save():
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 
-    test = read_split("test")
-    for split, n in (("test", args.n), ("ood", args.n_ood)) if args.n_ood else (("test", args.n),):
-        texts = (test if split == "test" else read_split("ood"))[:n]
+    test = read_split(args.split)
+    for split, n in ((args.split, args.n), ("ood", args.n_ood)) if args.n_ood else ((args.split, args.n),):
+        texts = (test if split == args.split else read_split("ood"))[:n]
         todo = {"lookup": lambda: run(lookup, texts, 0, 1, "lookup"),
                 "hypothesis": lambda: run(inv, texts, 0, 1, "hypothesis alone (decoder, no feedback)"),
                 "nodecoder": lambda: run(inv, texts, steps, beam, "search without decoder", decoder=None),
@@ -108,7 +113,8 @@ def main() -> None:
                 "vote": lambda: run(inv, texts, steps, beam, "decoder + search + decoder vote (decoder_weight 0.01)",
                                     decoder_weight=0.01),
                 "nodraft": lambda: run(inv, texts, steps, beam, "default, every proposal embedded in float32", draft=False),
-                "novariants": lambda: run(inv, texts, steps, beam, "default without spelling variants", variants=False)}
+                "novariants": lambda: run(inv, texts, steps, beam, "default without spelling variants", variants=False),
+                "norare": lambda: run(inv, texts, steps, beam, "default without the probe's rare words", probe__rare_count=0)}
         result["main"][split] = [todo[r]() for r in ROWS if r in rows]
         save()
     for s in (0, 1, 5, 20) if args.n_grid else ():

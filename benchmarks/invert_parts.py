@@ -32,13 +32,16 @@ def main() -> None:
     ap.add_argument("--min-words", type=int, default=14)
     ap.add_argument("--max-words", type=int, default=30)
     ap.add_argument("--parts", default="1,2,3")
+    ap.add_argument("--split", default="test", choices=("test", "val"), help="val: for development")
+    ap.add_argument("--steps", type=int, default=None, help="search steps (default: the inverter's)")
+    ap.add_argument("--beam", type=int, default=None, help="search beam (default: the inverter's)")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "invert_parts.json")
     args = ap.parse_args()
 
     embedder = load_embedder("minilm")
     inverter = load_inverter(None, embedder)
-    steps, beam = resolve_settings(inverter, None, None)
-    texts = [t for t in read_split("test") if args.min_words <= len(t.split()) <= args.max_words][: args.n]
+    steps, beam = resolve_settings(inverter, args.steps, args.beam)
+    texts = [t for t in read_split(args.split) if args.min_words <= len(t.split()) <= args.max_words][: args.n]
     truth = embedder.embed(texts)
     rows = []
     for parts in [int(p) for p in args.parts.split(",")]:
@@ -56,7 +59,7 @@ def main() -> None:
         print(json.dumps({k: v for k, v in row.items() if k != "example"}), flush=True)
     result = {"embedder": embedder.name, "inverter": inverter.name, "steps": steps, "beam": beam, "n": len(texts),
               "words": [args.min_words, args.max_words], "first_text": texts[0], "rows": rows,
-              "command": "python benchmarks/invert_parts.py"}
+              "command": f"python benchmarks/invert_parts.py --parts {args.parts} --steps {steps} --beam {beam} --n {args.n} --split {args.split}"}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
 

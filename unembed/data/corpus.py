@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..errors import InputError
 from ..paths import data_dir, home
-from .sources import SOURCES
+from .sources import LEXICON_PACKAGES, SOURCES, lexicon
 
 MAX_TOKENS = 32  # the longest training text, in embedder tokens; RAG chunks are cut to fit it
 
@@ -127,6 +127,8 @@ def build(out: Path | None = None, config: CorpusConfig | None = None, raw: Path
         "per_source": {src: dict(c) for src, c in counts.items()},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / "lexicon.txt").unlink(missing_ok=True)  # rebuilt from this build's packages
+    read_lexicon(out, raw)
     return manifest
 
 
@@ -135,3 +137,19 @@ def read_split(split: str, root: Path | None = None) -> list[str]:
     if not path.exists():
         raise InputError(f"no {split} split at {path}: run `unembed data build` first")
     return [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def read_lexicon(root: Path | None = None, raw: Path | None = None) -> list[str]:
+    """The dictionaries' headwords (sources.lexicon), one per line in `lexicon.txt` beside the
+    splits: written by `data build`, or on first use from the packages it unpacked. Empty, and
+    nothing fetched, where neither is there (a build from other sources)."""
+    path = Path(root or data_dir()) / "lexicon.txt"
+    raw = Path(raw or home() / "raw")
+    if not path.exists():
+        if not all((raw / p).is_dir() for p in LEXICON_PACKAGES):
+            return []
+        words = list(dict.fromkeys(w for w in lexicon(raw) if w))
+        tmp = path.with_suffix(".partial")
+        tmp.write_text("".join(w + "\n" for w in words), encoding="utf-8")
+        tmp.replace(path)
+    return [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln]

@@ -134,6 +134,26 @@ def gcide(raw: Path) -> Iterator[str]:
             yield sent
 
 
+LEXICON_PACKAGES = ("wordnet-base", "dict-gcide")
+
+
+def lexicon(raw: Path) -> Iterator[str]:
+    """Dictionary headwords: WordNet's lemmas in their own casing (Hubble, moraine), then GCIDE's
+    headwords lower-cased (GCIDE capitalises every one). Words, not sentences: the word probe's
+    rare vocabulary, so the search can reach words our sentences hold once or never."""
+    root = _deb(raw, "wordnet-base") / "usr" / "share" / "wordnet"
+    for pos in ("noun", "verb", "adj", "adv"):
+        for line in (root / f"data.{pos}").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("  "):
+                continue
+            fields = line.split()
+            for i in range(int(fields[3], 16)):  # w_cnt (hex), then word/lex_id pairs
+                yield from re.sub(r"\(\w+\)$", "", fields[4 + 2 * i]).split("_")  # drop (p)/(a) adjective markers
+    index = _deb(raw, "dict-gcide") / "usr" / "share" / "dictd" / "gcide.index"
+    for line in index.read_text(encoding="utf-8", errors="replace").splitlines():
+        yield from line.split("\t", 1)[0].lower().split()
+
+
 SOURCES: dict[str, Callable[[Path], Iterator[str]]] = {
     "brown": brown, "nlp_corpus": nlp_corpus, "wordnet": wordnet, "gcide": gcide, "bbc": bbc,
 }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..data.corpus import read_split
+from ..data.corpus import read_lexicon, read_split
 from ..errors import UnknownModelError
 from .lookup import LookupInverter, ReferenceIndex
 
@@ -76,10 +76,13 @@ def load_inverter(spec: str | None, embedder):
         if kind == "lookup":
             return LookupInverter(embedder, index, name=spec)
         from .fluency import FluencyPolisher, TrigramLM
-        from .probe import WordProbe, build_vocab
+        from .probe import WordProbe, build_vocab, rare_vocab
         from .search import SearchInverter
         words = read_split("train") if not arg else index.texts
-        probe = WordProbe(embedder, build_vocab(words))
+        common = build_vocab(words)
+        # a custom reference is a small corpus of the user's: its own words are the probe's whole vocabulary
+        rare = rare_vocab(common, read_lexicon(), words) if not arg else ()
+        probe = WordProbe(embedder, common, rare=rare)
         polisher = FluencyPolisher(embedder, TrigramLM.for_texts(words))
         head = shipped_word_head(embedder)
         decoder = shipped_decoder(embedder, head)
