@@ -66,6 +66,9 @@ def test_cli_ingest_ask_delete(isolated_home):
     assert r.returncode == 2 and "built for inverter 'search'" in r.stderr
     r = cli("rag", "ask", "x", "--store", str(isolated_home), "--no-generate")
     assert r.returncode == 2 and "not an unembed store" in r.stderr
+    r = cli("rag", "compare", str(QA / "docs" / "volcano.txt"), "--questions", str(QA / "questions.tsv"),
+            "--inverter", "lookup", "--seed", "1")
+    assert r.returncode == 2 and "draws nothing at random" in r.stderr
     doc = next(d for d in json.loads(cli("rag", "info", "--store", str(store), "--json", "-").stdout)["documents"]
                if d.endswith("chess.md"))
     r = cli("rag", "delete", doc, "--store", str(store))

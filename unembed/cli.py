@@ -419,6 +419,8 @@ def rag_compare(
     steps: StepsOpt = None,
     beam: BeamOpt = None,
     work: Annotated[Optional[Path], typer.Option(help="Keep the stores here (default: a temporary directory).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="The search inverter's random seed (default 0): rerun with "
+                                                "another to see how much a row owes to the search's luck.")] = None,
     json_out: JsonOpt = None,
 ):
     """Build lossless and lossy stores from the same documents and compare them side by side."""
@@ -432,9 +434,14 @@ def rag_compare(
     except ValueError:
         raise InputError(f"--parts takes whole numbers separated by commas, got {parts!r}") from None
     emb, inv = _load(embedder, inverter)
+    if seed is not None:
+        if not hasattr(inv, "seed"):
+            raise InputError(f"--seed: the {inv.name} inverter draws nothing at random")
+        inv.seed = seed
     report = compare([str(d) for d in docs], questions, emb, inv, encs, parts=part_counts, k=k,
                      generator=load_generator(generator) if generate else None, steps=steps, beam=beam, work=work,
                      max_tokens=max_tokens)
+    report["seed"] = getattr(inv, "seed", None)
     if str(json_out) != "-":
         cols = ("mode", "encoding", "parts", "bytes_per_vector", "bytes_per_chunk", "store_bytes", "retrieval_agreement",
                 "reconstruction_bleu", "reconstruction_token_f1", "answer_in_context", "answer_words_in_context",
