@@ -272,11 +272,12 @@ def test_search_offers_only_the_probes_words_as_spelling_variants(minilm):
 def test_probe_keeps_its_common_words_and_adds_the_nearest_rare_ones(minilm, tmp_path, monkeypatch):
     """Rare words (dictionary headwords, words seen once) never displace the common top m: only
     the `rare_count` nearest of them join it, so a name no sentence repeats is still reachable."""
-    from unembed.invert.probe import WordProbe, rare_vocab
+    from unembed.invert.probe import WordProbe, rare_vocab, split_vocab
 
     monkeypatch.setenv("UNEMBED_HOME", str(tmp_path))
     common = ["river", "water", "mountain", "ice", "snow", "bread", "music", "money"]
-    rare = rare_vocab(common, ["Glacier", "RIVER", "moraine", "violin", "x1"], ["Till, glacier, crevasse."])
+    assert split_vocab(["Till, glacier, crevasse, ice.", "ice"]) == (["ice"], ["Till", "glacier", "crevasse"])
+    rare = rare_vocab(common, ["Glacier", "RIVER", "moraine", "violin", "x1"], ["Till", "glacier", "crevasse"])
     assert rare == ["Glacier", "moraine", "violin", "Till", "crevasse"]  # first casing wins; known words and non-words are dropped
     probe = WordProbe(minilm, common, rare=rare, rare_count=2)
     (top,) = probe.top(minilm.embed(["a glacier pushed a moraine down the valley"]), m=3)

@@ -28,6 +28,11 @@ def word_set(text: str) -> set[str]:
 def build_vocab(texts: Sequence[str], min_count: int = 2, limit: int | None = None) -> list[str]:
     """Words seen at least `min_count` times (case-folded), each in its most common casing;
     with `limit`, only that many of the most frequent."""
+    return split_vocab(texts, min_count, limit)[0]
+
+
+def split_vocab(texts: Sequence[str], min_count: int = 2, limit: int | None = None) -> tuple[list[str], list[str]]:
+    """build_vocab's words, and those it leaves out for being seen under `min_count` times, from one count."""
     counts = collections.Counter(w for t in texts for w in WORD.findall(t))
     form: dict[str, str] = {}
     total: collections.Counter = collections.Counter()
@@ -36,18 +41,18 @@ def build_vocab(texts: Sequence[str], min_count: int = 2, limit: int | None = No
         total[k] += n
         if k not in form or n > counts[form[k]]:
             form[k] = w
+    rest = [form[k] for k, n in total.items() if n < min_count]
     if limit is not None:
-        return [form[k] for k, n in total.most_common(limit) if n >= min_count]
-    return [form[k] for k, n in total.items() if n >= min_count]
+        return [form[k] for k, n in total.most_common(limit) if n >= min_count], rest
+    return [form[k] for k, n in total.items() if n >= min_count], rest
 
 
-def rare_vocab(common: Sequence[str], lexicon: Sequence[str], texts: Sequence[str] = ()) -> list[str]:
-    """Words of `lexicon` (and words seen once in `texts`) that `common` lacks, case-folded, each in
-    its first casing: the probe's rare slots."""
+def rare_vocab(common: Sequence[str], lexicon: Sequence[str], seen_once: Sequence[str] = ()) -> list[str]:
+    """Words of `lexicon`, then `seen_once` (split_vocab's leftovers), that `common` lacks,
+    case-folded, each in its first casing: the probe's rare slots."""
     have = {w.lower() for w in common}
     out: dict[str, str] = {}
-    seen_once = build_vocab(texts, min_count=1) if texts else []
-    for w in list(lexicon) + seen_once:
+    for w in list(lexicon) + list(seen_once):
         k = w.lower()
         if k not in have and k not in out and WORD.fullmatch(w):
             out[k] = w
@@ -79,30 +84,28 @@ class WordProbe:
         self.vocab = list(vocab) + list(rare)
         self.common = len(vocab)
         self.rare_count = rare_count if len(rare) else 0
-        self._f32 = None  # the vectors in float32, made on first use: numpy's float16 matmul is slow
         digest = hashlib.sha1("\n".join(self.vocab).encode()).hexdigest()[:16]
         path = home() / "index" / f"words-{embedder.name.replace('/', '_')}-{embedder.dim}-{len(self.vocab)}-{digest}.npy"
         if cache and path.exists():
-            self.vectors = np.load(path)
-            return
-        parts = []
-        step = batch_size * 8
-        for i in tqdm(range(0, len(self.vocab), step), desc="embedding word probe", unit=" batch",
-                      disable=len(self.vocab) < step * 2):
-            parts.append(embedder.embed(self.vocab[i:i + step], batch_size=batch_size).astype(np.float16))
-        self.vectors = np.concatenate(parts)
-        if cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".partial.npy")
-            np.save(tmp, self.vectors)
-            tmp.replace(path)
+            stored = np.load(path)
+        else:
+            parts = []
+            step = batch_size * 8
+            for i in tqdm(range(0, len(self.vocab), step), desc="embedding word probe", unit=" batch",
+                          disable=len(self.vocab) < step * 2):
+                parts.append(embedder.embed(self.vocab[i:i + step], batch_size=batch_size).astype(np.float16))
+            stored = np.concatenate(parts)
+            if cache:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".partial.npy")
+                np.save(tmp, stored)
+                tmp.replace(path)
+        self.vectors = stored.astype(np.float32)  # cached in float16; numpy's float16 matmul is slow
 
     def top(self, targets: np.ndarray, m: int = 64) -> list[list[tuple[str, float]]]:
         """For each unit target, its m nearest common words, then its `rare_count` nearest rare
         words, with their cosines."""
-        if self._f32 is None:
-            self._f32 = self.vectors.astype(np.float32)
-        scores = np.asarray(targets, np.float32) @ self._f32.T
+        scores = np.asarray(targets, np.float32) @ self.vectors.T
         out = best_words(scores[:, :self.common], self.vocab[:self.common], m)
         if self.rare_count:
             rare = best_words(scores[:, self.common:], self.vocab[self.common:], self.rare_count)

@@ -76,12 +76,12 @@ def load_inverter(spec: str | None, embedder):
         if kind == "lookup":
             return LookupInverter(embedder, index, name=spec)
         from .fluency import FluencyPolisher, TrigramLM
-        from .probe import WordProbe, build_vocab, rare_vocab
+        from .probe import WordProbe, rare_vocab, split_vocab
         from .search import SearchInverter
         words = read_split("train") if not arg else index.texts
-        common = build_vocab(words)
+        common, seen_once = split_vocab(words)
         # a custom reference is a small corpus of the user's: its own words are the probe's whole vocabulary
-        rare = rare_vocab(common, read_lexicon(), words) if not arg else ()
+        rare = rare_vocab(common, read_lexicon(), seen_once) if not arg else ()
         probe = WordProbe(embedder, common, rare=rare)
         polisher = FluencyPolisher(embedder, TrigramLM.for_texts(words))
         head = shipped_word_head(embedder)
