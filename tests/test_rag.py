@@ -9,8 +9,10 @@ import time
 from http.server import HTTPServer
 from pathlib import Path
 
+import pytest
 from conftest import JSONHandler
 
+from unembed.errors import InputError
 from unembed.rag.chunk import chunk_text, clean_markdown, split_words
 from unembed.rag.compare import contains_answer
 
@@ -201,3 +203,20 @@ def test_rag_keeps_the_callers_steps_when_it_loads_the_stores_inverter(isolated_
     ctx = rag.ask(["When did Vesuvius last erupt?"], k=1, generate=False)[0]["contexts"]
     assert (rag.steps, rag.beam) == (1, 2) and rag.inverter.name == "search"
     assert ctx[0]["reconstructed"] and ctx[0]["text"] and ctx[0]["doc"].endswith("volcano.txt")
+
+
+def test_a_questions_words_let_the_search_read_back_a_name_no_vocabulary_holds(minilm):
+    """`rag ask` offers the question's words to the search: a name in no word list can then come back."""
+    from unembed.invert.registry import load_inverter
+    from unembed.rag.ask import question_words
+
+    assert question_words("How long is the Aletsch Glacier's tongue?") == ["long", "Aletsch", "Glacier", "tongue"]
+    inv = load_inverter("search", minilm)
+    assert "aletsch" not in {w.lower() for w in inv.probe.vocab}
+    v = minilm.embed(["The Aletsch Glacier in Switzerland is the largest glacier in the Alps."])
+    plain = inv.invert(v, steps=3, beam=2)[0]
+    hinted = inv.invert(v, steps=3, beam=2, hints=[question_words("How long is the Aletsch Glacier?")])[0]
+    assert "Aletsch" not in plain and "Aletsch" in hinted
+    assert float(minilm.embed([hinted])[0] @ v[0]) > float(minilm.embed([plain])[0] @ v[0])
+    with pytest.raises(InputError, match="2 hint lists for 1 vectors"):
+        inv.invert(v, steps=1, beam=1, hints=[[], []])

@@ -362,6 +362,10 @@ def rag_rekey(
     out.print(f"{store}: {st.count()} vectors " + ("sealed under the new key" if new_key else "now stored in the clear"))
 
 
+HintsOpt = Annotated[bool, typer.Option("--hints/--no-hints", help="Offer the question's words to the search "
+                                        "inverter as it reads back lossy chunks (each chunk is then read once per question).")]
+
+
 @rag_app.command("ask")
 @friendly
 def rag_ask(
@@ -375,6 +379,7 @@ def rag_ask(
     inverter: InverterOpt = None,
     steps: StepsOpt = None,
     beam: BeamOpt = None,
+    hints: HintsOpt = True,
     json_out: JsonOpt = None,
 ):
     """Retrieve, read lossy chunks back with the inverter, and answer."""
@@ -390,7 +395,7 @@ def rag_ask(
     st = open_store(store)
     emb = load_embedder(embedder or st.info.embedder)
     inv = load_inverter(inverter, emb) if inverter else None
-    rag = RAG(st, emb, inv, load_generator(generator) if generate else None, steps, beam)
+    rag = RAG(st, emb, inv, load_generator(generator) if generate else None, steps, beam, hints=hints)
     results = rag.ask(qs, k=k, generate=generate, progress=True)
     if str(json_out) != "-":
         for r in results:
@@ -421,6 +426,7 @@ def rag_compare(
     work: Annotated[Optional[Path], typer.Option(help="Keep the stores here (default: a temporary directory).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="The search inverter's random seed (default 0): rerun with "
                                                 "another to see how much a row owes to the search's luck.")] = None,
+    hints: HintsOpt = True,
     json_out: JsonOpt = None,
 ):
     """Build lossless and lossy stores from the same documents and compare them side by side."""
@@ -440,7 +446,7 @@ def rag_compare(
         inv.seed = seed
     report = compare([str(d) for d in docs], questions, emb, inv, encs, parts=part_counts, k=k,
                      generator=load_generator(generator) if generate else None, steps=steps, beam=beam, work=work,
-                     max_tokens=max_tokens)
+                     max_tokens=max_tokens, hints=hints)
     report["seed"] = getattr(inv, "seed", None)
     if str(json_out) != "-":
         cols = ("mode", "encoding", "parts", "bytes_per_vector", "bytes_per_chunk", "store_bytes", "retrieval_agreement",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..embed.base import check_vectors, l2_normalise
+from ..errors import InputError
 from .lookup import ReferenceIndex
 from . import variants as spellings
 from .wordhead import BAG_THRESHOLD
@@ -59,7 +60,7 @@ class SearchInverter:
                  gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
                  bag_seed: bool = True, decoder=None, decoder_beam: int = 8, decoder_weight: float = 0.0,
                  extrapolate: float = 0.0, draft: bool = True, variants: bool = True, own_probe=None,
-                 numbers: bool = False):
+                 numbers: bool = False, hint_weight: float = 20.0):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -105,6 +106,9 @@ class SearchInverter:
         self._known: set[str] | None = None
         self.variants = variants  # also propose each word's other spellings (variants.py): 12/twelve, moraine/moraines
         self.numbers = numbers  # and each number's neighbouring values (variants.number_values): six/eight, 1988/1989
+        # per hint word (invert's `hints`: e.g. the question a lossy RAG chunk was retrieved for), like a
+        # word the head gives p ≈ 0.1; set once, before any run, not tuned
+        self.hint_weight = hint_weight
 
     def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = idx.reshape(-1)
@@ -131,11 +135,12 @@ class SearchInverter:
             st.extra += [tuple(words), tuple(words[:-1]) + (words[-1] + ".",)]
         return st
 
-    def _add_words(self, st: _State, probed, predicted) -> None:
-        """Raise the proposal weight of the probe's and the word head's words for this target."""
+    def _add_words(self, st: _State, probed, predicted, hinted=()) -> None:
+        """Raise the proposal weight of the probe's, the word head's and the caller's words for this target."""
         at = {w: i for i, w in enumerate(st.vocab)}
         # the square root flattens a softmax that often puts most mass on one word
-        for w, b in [(w, self.probe_weight) for w, _ in probed] + [(w, self.word_weight * p ** 0.5) for w, p in predicted]:
+        for w, b in ([(w, self.probe_weight) for w, _ in probed] + [(w, self.word_weight * p ** 0.5) for w, p in predicted]
+                     + [(w, self.hint_weight) for w in hinted]):
             if w not in at:
                 at[w] = len(st.vocab)
                 st.vocab.append(w)
@@ -225,12 +230,16 @@ class SearchInverter:
         return self.decoder_weight * ll.astype(np.float64)
 
     def invert(self, vectors: np.ndarray, steps: int = 8, beam: int = 4, guides: np.ndarray | None = None,
-               reguide=None) -> list[str]:
+               reguide=None, hints: list[list[str]] | None = None) -> list[str]:
         """`guides`: where to look up neighbours and probe words when the index lives in another
         embedder's space than `vectors` (alignment); candidates are always scored against `vectors`.
         `reguide(targets, best texts, their vectors) -> guides`: after a step that improved a text,
-        a better guide for it, whose decoder hypotheses and words join the next step."""
+        a better guide for it, whose decoder hypotheses and words join the next step.
+        `hints`: per vector, words the text may hold (the question it was retrieved for): proposed like
+        probe words, kept only where they bring the text closer, as every edit is."""
         v = check_vectors(vectors, self.dim)
+        if hints is not None and len(hints) != len(v):
+            raise InputError(f"{len(hints)} hint lists for {len(v)} vectors")
         beam = max(1, beam)
         g = v if guides is None else check_vectors(guides, what="guide vectors")
         if reguide is None and guides is None and self.extrapolate > 0:
@@ -246,6 +255,8 @@ class SearchInverter:
             if self.own_probe is not None:
                 probed = self._with_own_words(probed, v)
         states = [self._start(v[i], scores[i], idx[i], beam, probed[i], predicted[i]) for i in range(len(v))]
+        for st, words in zip(states, hints or ()):
+            self._add_words(st, (), (), words)
         if decoded is not None:
             for st, d in zip(states, decoded):
                 st.extra = [tuple(text.split()) for _, text in d] + st.extra

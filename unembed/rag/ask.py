@@ -1,6 +1,7 @@
 """Question -> retrieve -> (invert the lossy chunks) -> answer with a language model."""
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Optional, Sequence
 
@@ -17,6 +18,23 @@ PROMPT_HEAD = (
 
 def build_prompt(question: str, contexts: Sequence[str]) -> str:
     return PROMPT_HEAD + "Context: " + " ".join(c.strip() for c in contexts) + f"\nQuestion: {question}\nAnswer:"
+
+
+QUESTION_WORDS = frozenset("what which who whom whose when where why how do does did can could should would will".split())
+
+
+def question_words(question: str) -> list[str]:
+    """The question's content words, in its casing: hints for reading back the chunks retrieved for
+    it, which were retrieved for sharing its meaning and often share its names and terms."""
+    from ..invert.search import FUNCTION_WORDS
+    out = []
+    for token in question.split():
+        w = token.strip("?!.,;:\"'()[]")
+        if w.endswith(("'s", "’s")):
+            w = w[:-2]
+        if w and w.lower() not in QUESTION_WORDS and w.lower() not in FUNCTION_WORDS:
+            out.append(w)
+    return list(dict.fromkeys(out))
 
 
 def read_questions(path) -> list[str]:
@@ -36,7 +54,7 @@ class RAG:
     """Reads a store the way it was built: the store's embedder, and for lossy rows its inverter."""
 
     def __init__(self, store, embedder, inverter=None, generator=None, steps: Optional[int] = None,
-                 beam: Optional[int] = None):
+                 beam: Optional[int] = None, hints: bool = True):
         store.info.check(embedder=embedder.name, dim=embedder.dim)
         if inverter is not None:
             store.info.check(inverter=inverter.name)
@@ -47,8 +65,12 @@ class RAG:
         if store.info.defence:  # keyed defences need the key to query and to read back
             from ..audit.defences import load_defence
             self.defence = load_defence(store.info.defence, seed=0)
-        self._reconstructed: dict[str, str] = {}  # per process only: reconstructions never reach disk
-        self.invert_seconds: dict[str, float] = {}
+        # per inverted chunk (and question, with hints): per process only, reconstructions never reach disk
+        self._reconstructed: dict[tuple, str] = {}
+        self.invert_seconds: dict[tuple, float] = {}
+        # the question's words are offered to an inverter that takes hints (the search), so each
+        # chunk is read back once per question that retrieves it
+        self.hints = hints
 
     def _inverter(self):
         if self.inverter is None:
@@ -57,8 +79,13 @@ class RAG:
             self.steps, self.beam = resolve_settings(self.inverter, *self._asked)
         return self.inverter
 
-    def contexts(self, hits) -> list[dict]:
-        todo = [h for h in hits if h.text is None and h.id not in self._reconstructed]
+    def contexts(self, hits, question: Optional[str] = None) -> list[dict]:
+        """The hits' texts: stored, or read back from their vectors (with `question`'s words as hints)."""
+        hints = ()
+        if self.hints and question and any(h.text is None for h in hits) \
+                and "hints" in inspect.signature(self._inverter().invert).parameters:
+            hints = tuple(question_words(question))
+        todo = [h for h in hits if h.text is None and (h.id, hints) not in self._reconstructed]
         if todo:
             inv = self._inverter()
             for h in todo:  # one at a time so each chunk's cost is known (compare reports it)
@@ -66,9 +93,12 @@ class RAG:
                 # a chunk's parts, where the store keeps them, read back better than its own vector
                 vecs = h.parts if h.parts is not None else h.vector[None]
                 vecs = self.defence.undo(vecs) if self.defence else vecs
-                self._reconstructed[h.id] = " ".join(inv.invert(vecs, steps=self.steps, beam=self.beam))
-                self.invert_seconds[h.id] = time.perf_counter() - t
-        return [{"text": h.text if h.text is not None else self._reconstructed[h.id], "score": round(h.score, 4),
+                extra = {"hints": [list(hints)] * len(vecs)} if hints else {}
+                texts = inv.invert(vecs, steps=self.steps, beam=self.beam, **extra)
+                self._reconstructed[h.id, hints] = " ".join(texts)
+                self.invert_seconds[h.id, hints] = time.perf_counter() - t
+        self.last_invert_seconds = sum(self.invert_seconds.get((h.id, hints), 0.0) for h in hits)
+        return [{"text": h.text if h.text is not None else self._reconstructed[h.id, hints], "score": round(h.score, 4),
                  "doc": h.doc, "chunk": h.chunk, "reconstructed": h.text is None} for h in hits]
 
     def retrieve(self, questions: Sequence[str], k: int = 5) -> list[list]:
@@ -84,7 +114,7 @@ class RAG:
         results = []
         for question, hits in tqdm(list(zip(questions, self.retrieve(questions, k))), desc="asking",
                                    unit=" question", disable=not progress or len(questions) < 2):
-            ctx = self.contexts(hits)
+            ctx = self.contexts(hits, question)
             answer = None
             if generate and self.generator is not None:
                 answer = self.generator.generate(build_prompt(question, [c["text"] for c in ctx]))

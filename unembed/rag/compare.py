@@ -53,7 +53,7 @@ def contains_answer_words(text: str, answer: str) -> bool:
 
 def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[str] = ("f32", "f16", "int8", "binary"),
             parts: Sequence[int] = (1,), k: int = 5, generator=None, steps: Optional[int] = None, beam: Optional[int] = None,
-            work: Optional[Path] = None, progress: bool = True, max_tokens: int = MAX_TOKENS) -> dict:
+            work: Optional[Path] = None, progress: bool = True, max_tokens: int = MAX_TOKENS, hints: bool = True) -> dict:
     qa = read_qa(questions)
     qs = [q for q, _ in qa]
     tmp = None
@@ -74,19 +74,19 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
             store = create_store(where, StoreInfo(embedder.name, embedder.dim, inverter.name, mode=mode, encoding=enc, parts=p))
             store.add(chunks, vectors, part_vectors.get(p) if mode == "lossy" else None)
             store.compact()  # as ingest does, so bytes on disk match a store built by `rag ingest`
-            rag = RAG(store, embedder, inverter, generator, steps, beam)
+            rag = RAG(store, embedder, inverter, generator, steps, beam, hints=hints)
             t0 = time.perf_counter()
             hits = rag.retrieve(qs, k)
             retrieve_s = (time.perf_counter() - t0) / len(qs)
             results, seconds = [], []
             label = f"{mode} {enc}" + (f" {p} parts" if p > 1 else "")
             for (q, _), h in tqdm(list(zip(qa, hits)), desc=label, unit=" question", disable=not progress):
-                ctx = rag.contexts(h)
+                ctx = rag.contexts(h, q)
                 t = time.perf_counter()
                 answer = generator.generate(build_prompt(q, [c["text"] for c in ctx])) if generator is not None else None
                 gen_s = time.perf_counter() - t
                 # what this question would cost alone: retrieval, inverting its chunks, generating
-                seconds.append(retrieve_s + sum(rag.invert_seconds.get(x.id, 0.0) for x in h) + gen_s)
+                seconds.append(retrieve_s + rag.last_invert_seconds + gen_s)
                 results.append({"question": q, "answer": answer, "contexts": ctx})
             if reference is None:  # the lossless run comes first: its top-k is the truth
                 reference = [[x.id for x in h] for h in hits]
@@ -120,6 +120,6 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
     base = rows[0]["answer_in_context"] or 1e-9
     for r in rows:
         r["answer_in_context_vs_lossless"] = round(r["answer_in_context"] / base, 4)
-    return {"embedder": embedder.name, "inverter": inverter.name, "k": k, "max_tokens": max_tokens, "questions": len(qa),
+    return {"embedder": embedder.name, "inverter": inverter.name, "k": k, "max_tokens": max_tokens, "questions": len(qa), "hints": hints,
             "generator": getattr(generator, "name", None), "rows": rows}
 

@@ -59,6 +59,7 @@ class AskRequest(BaseModel):
     k: int = Field(5, ge=1, le=20)
     steps: Optional[int] = Field(None, ge=0, le=32)
     beam: Optional[int] = Field(None, ge=1, le=16)
+    hints: bool = Field(True, description="Offer each question's words to the search as it reads back its lossy chunks.")
 
 class RoundtripRequest(BaseModel):
     input: str = Field(min_length=1, description="One text: embedded, then read back step by step.")
@@ -378,7 +379,7 @@ def create_app(config: ServerConfig):
         st = store_for(t, req.store)
         limit(t, "invert", len(req.questions) * req.k, t.invert_per_minute, "/v1/rag/ask")
         inv = inverter()  # the server's, when the store was built for it; else RAG loads the store's own
-        rag = RAG(st, embedder(), inv if st.info.inverter == inv.name else None, None, req.steps, req.beam)
+        rag = RAG(st, embedder(), inv if st.info.inverter == inv.name else None, None, req.steps, req.beam, hints=req.hints)
         with inversions.slot(t.name):
             results = rag.ask(req.questions, k=req.k, generate=False)
         access.write(tenant=t.name, endpoint="/v1/rag/ask", store=req.store, items=len(req.questions), status=200)
