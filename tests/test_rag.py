@@ -203,6 +203,9 @@ def test_rag_keeps_the_callers_steps_when_it_loads_the_stores_inverter(isolated_
     ctx = rag.ask(["When did Vesuvius last erupt?"], k=1, generate=False)[0]["contexts"]
     assert (rag.steps, rag.beam) == (1, 2) and rag.inverter.name == "search"
     assert ctx[0]["reconstructed"] and ctx[0]["text"] and ctx[0]["doc"].endswith("volcano.txt")
+    hinted = RAG(store, minilm, rag.inverter, steps=1, beam=2, hints=True)
+    assert hinted.ask(["When did Vesuvius last erupt?"], k=1, generate=False)[0]["contexts"][0]["reconstructed"]
+    assert [hints for _, hints in hinted._reconstructed] == [("Vesuvius", "last", "erupt")]
 
 
 def test_a_questions_words_let_the_search_read_back_a_name_no_vocabulary_holds(minilm):

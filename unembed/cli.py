@@ -379,7 +379,7 @@ def rag_ask(
     inverter: InverterOpt = None,
     steps: StepsOpt = None,
     beam: BeamOpt = None,
-    hints: HintsOpt = True,
+    hints: HintsOpt = False,
     json_out: JsonOpt = None,
 ):
     """Retrieve, read lossy chunks back with the inverter, and answer."""
@@ -426,7 +426,7 @@ def rag_compare(
     work: Annotated[Optional[Path], typer.Option(help="Keep the stores here (default: a temporary directory).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="The search inverter's random seed (default 0): rerun with "
                                                 "another to see how much a row owes to the search's luck.")] = None,
-    hints: HintsOpt = True,
+    hints: HintsOpt = False,
     json_out: JsonOpt = None,
 ):
     """Build lossless and lossy stores from the same documents and compare them side by side."""

@@ -54,7 +54,7 @@ class RAG:
     """Reads a store the way it was built: the store's embedder, and for lossy rows its inverter."""
 
     def __init__(self, store, embedder, inverter=None, generator=None, steps: Optional[int] = None,
-                 beam: Optional[int] = None, hints: bool = True):
+                 beam: Optional[int] = None, hints: bool = False):
         store.info.check(embedder=embedder.name, dim=embedder.dim)
         if inverter is not None:
             store.info.check(inverter=inverter.name)
@@ -69,7 +69,8 @@ class RAG:
         self._reconstructed: dict[tuple, str] = {}
         self.invert_seconds: dict[tuple, float] = {}
         # the question's words are offered to an inverter that takes hints (the search), so each
-        # chunk is read back once per question that retrieves it
+        # chunk is read back once per question that retrieves it. Off by default: on a held-out QA set
+        # they moved answer-in-context by one question in 80 (benchmarks/results/rag_compare_b_hints.json)
         self.hints = hints
 
     def _inverter(self):

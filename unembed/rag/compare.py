@@ -53,7 +53,7 @@ def contains_answer_words(text: str, answer: str) -> bool:
 
 def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[str] = ("f32", "f16", "int8", "binary"),
             parts: Sequence[int] = (1,), k: int = 5, generator=None, steps: Optional[int] = None, beam: Optional[int] = None,
-            work: Optional[Path] = None, progress: bool = True, max_tokens: int = MAX_TOKENS, hints: bool = True) -> dict:
+            work: Optional[Path] = None, progress: bool = True, max_tokens: int = MAX_TOKENS, hints: bool = False) -> dict:
     qa = read_qa(questions)
     qs = [q for q, _ in qa]
     tmp = None

@@ -59,7 +59,7 @@ class AskRequest(BaseModel):
     k: int = Field(5, ge=1, le=20)
     steps: Optional[int] = Field(None, ge=0, le=32)
     beam: Optional[int] = Field(None, ge=1, le=16)
-    hints: bool = Field(True, description="Offer each question's words to the search as it reads back its lossy chunks.")
+    hints: bool = Field(False, description="Offer each question's words to the search as it reads back its lossy chunks.")
 
 class RoundtripRequest(BaseModel):
     input: str = Field(min_length=1, description="One text: embedded, then read back step by step.")
