@@ -209,7 +209,7 @@ def test_rag_keeps_the_callers_steps_when_it_loads_the_stores_inverter(isolated_
 
 
 def test_a_questions_words_let_the_search_read_back_a_name_no_vocabulary_holds(minilm):
-    """`rag ask` offers the question's words to the search: a name in no word list can then come back."""
+    """`rag ask --hints` offers the question's words to the search: a name in no word list can then come back."""
     from unembed.invert.registry import load_inverter
     from unembed.rag.ask import question_words
 
