@@ -98,18 +98,25 @@ def nlp_corpus(raw: Path) -> Iterator[str]:
                 yield s
 
 
-def wordnet(raw: Path) -> Iterator[str]:
+def _wordnet_synsets(raw: Path) -> Iterator[str]:
+    """The lines of WordNet's data.{noun,verb,adj,adv} that are synsets (not the licence header)."""
     root = _deb(raw, "wordnet-base") / "usr" / "share" / "wordnet"
     for pos in ("noun", "verb", "adj", "adv"):
         for line in (root / f"data.{pos}").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("  ") or " | " not in line:
-                continue
-            for part in line.split(" | ", 1)[1].split(";"):
-                part = part.strip()
-                if part.startswith('"'):
-                    yield part.strip('"').strip()  # a usage example
-                elif part:
-                    yield part  # a definition
+            if not line.startswith("  "):
+                yield line
+
+
+def wordnet(raw: Path) -> Iterator[str]:
+    for line in _wordnet_synsets(raw):
+        if " | " not in line:
+            continue
+        for part in line.split(" | ", 1)[1].split(";"):
+            part = part.strip()
+            if part.startswith('"'):
+                yield part.strip('"').strip()  # a usage example
+            elif part:
+                yield part  # a definition
 
 
 _GCIDE_DROP = re.compile(r"^\s*\[(?:1913 Webster|WordNet[^\]]*|PJC|Webster 1913 Suppl\.|[A-Z]{2,4})\]\s*$")
@@ -141,14 +148,10 @@ def lexicon(raw: Path) -> Iterator[str]:
     """Dictionary headwords: WordNet's lemmas in their own casing (Hubble, moraine), then GCIDE's
     headwords lower-cased (GCIDE capitalises every one). Words, not sentences: the word probe's
     rare vocabulary, so the search can reach words our sentences hold once or never."""
-    root = _deb(raw, "wordnet-base") / "usr" / "share" / "wordnet"
-    for pos in ("noun", "verb", "adj", "adv"):
-        for line in (root / f"data.{pos}").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("  "):
-                continue
-            fields = line.split()
-            for i in range(int(fields[3], 16)):  # w_cnt (hex), then word/lex_id pairs
-                yield from re.sub(r"\(\w+\)$", "", fields[4 + 2 * i]).split("_")  # drop (p)/(a) adjective markers
+    for line in _wordnet_synsets(raw):
+        fields = line.split()
+        for i in range(int(fields[3], 16)):  # w_cnt (hex), then word/lex_id pairs
+            yield from re.sub(r"\(\w+\)$", "", fields[4 + 2 * i]).split("_")  # drop (p)/(a) adjective markers
     index = _deb(raw, "dict-gcide") / "usr" / "share" / "dictd" / "gcide.index"
     for line in index.read_text(encoding="utf-8", errors="replace").splitlines():
         yield from line.split("\t", 1)[0].lower().split()
