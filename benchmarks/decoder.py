@@ -32,18 +32,18 @@ from unembed.invert.registry import load_inverter, resolve_settings
 HERE = Path(__file__).resolve().parent
 
 
-def run(inv, texts, steps, beam, label, **settings) -> dict:
-    """One row; `settings` are inverter attributes changed for this row alone (decoder=None: no decoder;
-    probe__rare_count=0: an attribute of the inverter's probe)."""
-    owner = lambda k: (getattr(inv, k.split("__")[0]), k.split("__")[1]) if "__" in k else (inv, k)  # noqa: E731
-    keep = {k: getattr(*owner(k)) for k in settings}
+def run(inv, texts, steps, beam, label, on=None, **settings) -> dict:
+    """One row; `settings` are attributes of `on` (the inverter unless given, e.g. its probe) changed
+    for this row alone: decoder=None runs it without the decoder."""
+    on = inv if on is None else on
+    keep = {k: getattr(on, k) for k in settings}
     for k, v in settings.items():
-        setattr(*owner(k), v)
+        setattr(on, k, v)
     try:
         r = evaluate(texts, inv.embedder, inv, steps, beam, batch=8, progress=False)
     finally:
         for k, v in keep.items():
-            setattr(*owner(k), v)
+            setattr(on, k, v)
     row = {"run": label, "steps": steps, "beam": beam, "n": len(texts), "bleu": round(r["bleu"], 2),
            "token_f1": round(r["token_f1"], 4), "exact_match": r["exact_match"], "cosine": round(r["cosine"], 4),
            "seconds_per_text": round(r["seconds_per_text"], 3),
@@ -114,7 +114,7 @@ def main() -> None:
                                     decoder_weight=0.01),
                 "nodraft": lambda: run(inv, texts, steps, beam, "default, every proposal embedded in float32", draft=False),
                 "novariants": lambda: run(inv, texts, steps, beam, "default without spelling variants", variants=False),
-                "norare": lambda: run(inv, texts, steps, beam, "default without the probe's rare words", probe__rare_count=0)}
+                "norare": lambda: run(inv, texts, steps, beam, "default without the probe's rare words", on=inv.probe, rare_count=0)}
         result["main"][split] = [todo[r]() for r in ROWS if r in rows]
         save()
     for s in (0, 1, 5, 20) if args.n_grid else ():

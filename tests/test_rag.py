@@ -206,6 +206,10 @@ def test_rag_keeps_the_callers_steps_when_it_loads_the_stores_inverter(isolated_
     hinted = RAG(store, minilm, rag.inverter, steps=1, beam=2, hints=True)
     assert hinted.ask(["When did Vesuvius last erupt?"], k=1, generate=False)[0]["contexts"][0]["reconstructed"]
     assert [hints for _, hints in hinted._reconstructed] == [("Vesuvius", "last", "erupt")]
+    # each question is charged its chunks' read-back, even when an earlier question paid for it
+    hits = hinted.retrieve(["When did Vesuvius last erupt?"], k=1)[0]
+    assert hinted.read_back_seconds(hits, "When did Vesuvius last erupt?") > 0
+    assert hinted.read_back_seconds(hits, "Why do volcanoes erupt?") == 0  # other hints: not read back yet
 
 
 def test_a_questions_words_let_the_search_read_back_a_name_no_vocabulary_holds(minilm):
@@ -214,6 +218,7 @@ def test_a_questions_words_let_the_search_read_back_a_name_no_vocabulary_holds(m
     from unembed.rag.ask import question_words
 
     assert question_words("How long is the Aletsch Glacier's tongue?") == ["long", "Aletsch", "Glacier", "tongue"]
+    assert question_words("Who named the “Aletsch” Glacier — and when?") == ["named", "Aletsch", "Glacier"]
     inv = load_inverter("search", minilm)
     assert "aletsch" not in {w.lower() for w in inv.probe.vocab}
     v = minilm.embed(["The Aletsch Glacier in Switzerland is the largest glacier in the Alps."])

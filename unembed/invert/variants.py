@@ -104,9 +104,14 @@ def number_values(word: str) -> tuple[tuple[str, ...], ...]:
     return _dressed(word, [str(m) for m in values])
 
 
+def unwrapped(token: str) -> str:
+    """A token without the punctuation at its edges, in its own casing: 'Glacier's' from '("Glacier's"'."""
+    return _EDGE.match(token)[2]
+
+
 def core(token: str) -> str:
     """A token without the punctuation at its edges, lower-cased: what a known-word list holds."""
-    return _EDGE.match(token)[2].lower()
+    return unwrapped(token).lower()
 
 
 @lru_cache(maxsize=1 << 16)

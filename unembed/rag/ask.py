@@ -27,9 +27,10 @@ def question_words(question: str) -> list[str]:
     """The question's content words, in its casing: hints for reading back the chunks retrieved for
     it, which were retrieved for sharing its meaning and often share its names and terms."""
     from ..invert.search import FUNCTION_WORDS
+    from ..invert.variants import unwrapped
     out = []
     for token in question.split():
-        w = token.strip("?!.,;:\"'()[]")
+        w = unwrapped(token)
         if w.endswith(("'s", "’s")):
             w = w[:-2]
         if w and w.lower() not in QUESTION_WORDS and w.lower() not in FUNCTION_WORDS:
@@ -72,20 +73,33 @@ class RAG:
         # chunk is read back once per question that retrieves it. Off by default: on a held-out QA set
         # they moved answer-in-context by one question in 80 (benchmarks/results/rag_compare_b_hints.json)
         self.hints = hints
+        self._takes_hints: Optional[bool] = None  # whether the inverter's invert() has a `hints` argument
 
     def _inverter(self):
         if self.inverter is None:
             from ..invert.registry import load_inverter
             self.inverter = load_inverter(self.store.info.inverter, self.embedder)
             self.steps, self.beam = resolve_settings(self.inverter, *self._asked)
+        if self._takes_hints is None:
+            self._takes_hints = "hints" in inspect.signature(self.inverter.invert).parameters
         return self.inverter
+
+    def _hints(self, hits, question: Optional[str]) -> tuple:
+        """The words offered to the read-back of these hits for `question`: also the key its result is kept by."""
+        if not (self.hints and question and any(h.text is None for h in hits)):
+            return ()
+        self._inverter()
+        return tuple(question_words(question)) if self._takes_hints else ()
+
+    def read_back_seconds(self, hits, question: Optional[str] = None) -> float:
+        """Seconds that reading back these hits' chunks for `question` took (0 for stored text), whether
+        this question's `contexts` call read them or an earlier one did: what the question costs alone."""
+        hints = self._hints(hits, question)
+        return sum(self.invert_seconds.get((h.id, hints), 0.0) for h in hits)
 
     def contexts(self, hits, question: Optional[str] = None) -> list[dict]:
         """The hits' texts: stored, or read back from their vectors (with `question`'s words as hints)."""
-        hints = ()
-        if self.hints and question and any(h.text is None for h in hits) \
-                and "hints" in inspect.signature(self._inverter().invert).parameters:
-            hints = tuple(question_words(question))
+        hints = self._hints(hits, question)
         todo = [h for h in hits if h.text is None and (h.id, hints) not in self._reconstructed]
         if todo:
             inv = self._inverter()
@@ -98,7 +112,6 @@ class RAG:
                 texts = inv.invert(vecs, steps=self.steps, beam=self.beam, **extra)
                 self._reconstructed[h.id, hints] = " ".join(texts)
                 self.invert_seconds[h.id, hints] = time.perf_counter() - t
-        self.last_invert_seconds = sum(self.invert_seconds.get((h.id, hints), 0.0) for h in hits)
         return [{"text": h.text if h.text is not None else self._reconstructed[h.id, hints], "score": round(h.score, 4),
                  "doc": h.doc, "chunk": h.chunk, "reconstructed": h.text is None} for h in hits]
 

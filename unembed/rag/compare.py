@@ -86,7 +86,7 @@ def compare(docs: Sequence, questions, embedder, inverter, encodings: Sequence[s
                 answer = generator.generate(build_prompt(q, [c["text"] for c in ctx])) if generator is not None else None
                 gen_s = time.perf_counter() - t
                 # what this question would cost alone: retrieval, inverting its chunks, generating
-                seconds.append(retrieve_s + rag.last_invert_seconds + gen_s)
+                seconds.append(retrieve_s + rag.read_back_seconds(h, q) + gen_s)
                 results.append({"question": q, "answer": answer, "contexts": ctx})
             if reference is None:  # the lossless run comes first: its top-k is the truth
                 reference = [[x.id for x in h] for h in hits]
