@@ -284,3 +284,18 @@ def test_probe_keeps_its_common_words_and_adds_the_nearest_rare_ones(minilm, tmp
     assert len(top) == 5 and {w for w, _ in top[:3]} <= set(common)
     assert {w for w, _ in top[3:]} == {"Glacier", "moraine"}
     assert len(WordProbe(minilm, common).top(minilm.embed(["ice"]), m=3)[0]) == 3  # no rare list: no rare slots
+
+
+def test_a_reference_count_keeps_the_default_probe_and_a_reference_file_brings_its_own(isolated_home, minilm):
+    """`search:N` only changes how many train sentences seed the search; `search:FILE` is the user's own
+    corpus, whose words are then the probe's whole vocabulary."""
+    from unembed.invert.registry import load_inverter
+
+    default, counted = load_inverter("search", minilm), load_inverter("search:40", minilm)
+    assert len(counted.index.texts) == 40 < len(default.index.texts)
+    assert counted.probe.vocab == default.probe.vocab and counted.probe.rare_count == default.probe.rare_count
+    own = isolated_home / "mine.txt"
+    own.write_text("The glacier is long.\nThe glacier carves the valley.\nThe valley is deep.\n")
+    mine = load_inverter(f"search:{own}", minilm)
+    assert mine.index.texts == own.read_text().splitlines() and mine.probe.rare_count == 0
+    assert mine.probe.vocab and all(w.lower() in own.read_text().lower() for w in mine.probe.vocab)

@@ -677,7 +677,7 @@ def align_cmd(
 
     pool = read_lines(texts) if texts else read_split("train")
     if pairs < 2 or pairs > len(pool):
-            raise InputError(f"--pairs must be between 2 and {len(pool)} (the texts available)")
+        raise InputError(f"--pairs must be between 2 and {len(pool)} (the texts available)")
     src, tgt = load_embedder(embedder), load_embedder(target)
     chosen = pool[:pairs]
     amap = Alignment.from_texts(src, tgt, chosen, method)

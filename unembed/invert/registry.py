@@ -1,6 +1,7 @@
 """Inverters by spec: `lookup[:N|:FILE]`, `search[:N|:FILE]`, or a checkpoint folder.
 
-N is how many training-split sentences form the reference corpus; FILE is a text file of them.
+N is how many training-split sentences form the reference corpus (default 50,000); FILE is a text
+file of them, whose words then also make the word probe's vocabulary.
 """
 from __future__ import annotations
 
@@ -78,10 +79,12 @@ def load_inverter(spec: str | None, embedder):
         from .fluency import FluencyPolisher, TrigramLM
         from .probe import WordProbe, rare_vocab, split_vocab
         from .search import SearchInverter
-        words = read_split("train") if not arg else index.texts
+        # a reference file is a small corpus of the user's: its own words are the probe's whole vocabulary;
+        # a count only changes how much of the train split the seeds come from
+        own = bool(arg) and os.path.isfile(arg)
+        words = index.texts if own else read_split("train")
         common, seen_once = split_vocab(words)
-        # a custom reference is a small corpus of the user's: its own words are the probe's whole vocabulary
-        rare = rare_vocab(common, read_lexicon(), seen_once) if not arg else ()
+        rare = () if own else rare_vocab(common, read_lexicon(), seen_once)
         probe = WordProbe(embedder, common, rare=rare)
         polisher = FluencyPolisher(embedder, TrigramLM.for_texts(words))
         head = shipped_word_head(embedder)
