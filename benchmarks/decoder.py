@@ -6,14 +6,15 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
    previous default); the search seeded by the decoder without re-guiding; the same with the decoder
    re-aimed at each step (the shipped default), also with every proposal embedded in float32
    rather than screened by a bfloat16 draft, without spelling variants (variants.py), and without
-   the word probe's rare dictionary words; and with the
-   decoder's vote on each step's closest proposals.
+   the word probe's rare dictionary words; with the whole train split (467k sentences, not the first
+   50k) as the reference set that lookup and the search's seeds come from; and with the decoder's
+   vote on each step's closest proposals.
 2. Grid on the test split: steps 0/1/5/20 × beam 1/4/8 with the decoder.
 3. Fidelity against length: test texts of about 16 and 32 tokens, and 64-token texts made by
    joining consecutive test sentences (the decoder was trained on texts of at most 40 tokens).
 
     python benchmarks/decoder.py [--n 100] [--n-ood 50] [--n-grid 20] [--n-length 20]
-                                 [--rows lookup,hypothesis,nodecoder,noreguide,nodraft,novariants,norare,default,vote]
+                                 [--rows lookup,lookupfull,hypothesis,nodecoder,noreguide,nodraft,novariants,norare,default,fullref,vote]
                                  [--split test|val]
                                  [--json benchmarks/results/decoder.json]
 """
@@ -27,6 +28,7 @@ from unembed import metrics
 from unembed.data.corpus import read_split
 from unembed.embed import load_embedder
 from unembed.evaluate import evaluate
+from unembed.invert.lookup import ReferenceIndex
 from unembed.invert.registry import load_inverter, resolve_settings
 
 HERE = Path(__file__).resolve().parent
@@ -68,7 +70,8 @@ def by_length(texts: list[str], n: int) -> dict[int, list[str]]:
     return out
 
 
-ROWS = ("lookup", "hypothesis", "nodecoder", "noreguide", "nodraft", "novariants", "norare", "default", "vote")
+ROWS = ("lookup", "lookupfull", "hypothesis", "nodecoder", "noreguide", "nodraft", "novariants", "norare", "default",
+        "fullref", "vote")
 
 
 def main() -> None:
@@ -102,14 +105,24 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 
+    full = []  # the whole train split's reference index: about 30 min to embed on 2 cores the first time, then cached
+
+    def whole_train() -> ReferenceIndex:
+        if not full:
+            full.append(ReferenceIndex(emb, read_split("train")))
+        return full[0]
+
     test = read_split(args.split)
     for split, n in ((args.split, args.n), ("ood", args.n_ood)) if args.n_ood else ((args.split, args.n),):
         texts = (test if split == args.split else read_split("ood"))[:n]
         todo = {"lookup": lambda: run(lookup, texts, 0, 1, "lookup"),
+                "lookupfull": lambda: run(lookup, texts, 0, 1, "lookup in the whole train split", index=whole_train()),
                 "hypothesis": lambda: run(inv, texts, 0, 1, "hypothesis alone (decoder, no feedback)"),
                 "nodecoder": lambda: run(inv, texts, steps, beam, "search without decoder", decoder=None),
                 "noreguide": lambda: run(inv, texts, steps, beam, "decoder + search, no re-guiding", extrapolate=0.0),
                 "default": lambda: run(inv, texts, steps, beam, "decoder + search + re-guiding (default)"),
+                "fullref": lambda: run(inv, texts, steps, beam, "default, reference set: the whole train split",
+                                       index=whole_train()),
                 "vote": lambda: run(inv, texts, steps, beam, "decoder + search + decoder vote (decoder_weight 0.01)",
                                     decoder_weight=0.01),
                 "nodraft": lambda: run(inv, texts, steps, beam, "default, every proposal embedded in float32", draft=False),
