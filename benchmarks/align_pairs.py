@@ -47,7 +47,7 @@ def main() -> None:
     train, held = read_split("train"), read_split("val")[:500]
     y_held, x_held = victim.embed(held), known.embed(held)
     n, pool = args.pairs, train[:20000]
-    words = sorted({w.strip('.,;:()"').lower() for t in train[:5000] for w in t.split() if w.isalpha()})
+    words = sorted({w.lower() for t in train[:5000] for w in t.split() if w.isalpha()})
     choices = {"first": train[:n],
                "farthest": [pool[i] for i in farthest(known.embed(pool), n)],
                "longest": sorted(pool, key=lambda t: -len(t.split()))[:n],

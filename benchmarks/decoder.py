@@ -21,6 +21,7 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
@@ -105,12 +106,10 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 
-    full = []  # the whole train split's reference index: about 30 min to embed on 2 cores the first time, then cached
-
+    @functools.cache
     def whole_train() -> ReferenceIndex:
-        if not full:
-            full.append(ReferenceIndex(emb, read_split("train")))
-        return full[0]
+        """The whole train split's reference index: about 30 min to embed on 2 cores the first time, then cached."""
+        return ReferenceIndex(emb, read_split("train"))
 
     test = read_split(args.split)
     for split, n in ((args.split, args.n), ("ood", args.n_ood)) if args.n_ood else ((args.split, args.n),):
