@@ -8,13 +8,17 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
    rather than screened by a bfloat16 draft, without spelling variants (variants.py), and without
    the word probe's rare dictionary words; with the whole train split (467k sentences, not the first
    50k) as the reference set that lookup and the search's seeds come from; and with the decoder's
-   vote on each step's closest proposals.
+   vote on each step's closest proposals. Issue 3's architecture (b), a trained Gemma prefix inverter
+   (`--prefix DIR`, from `unembed train --model prefix`), in the bag decoder's place: its hypothesis
+   alone (beam 8, as the decoder's) and corrected by the search without re-guiding (Gemma writes
+   too slowly on a CPU to write again at every step).
 2. Grid on the test split: steps 0/1/5/20 × beam 1/4/8 with the decoder.
 3. Fidelity against length: test texts of about 16 and 32 tokens, and 64-token texts made by
    joining consecutive test sentences (the decoder was trained on texts of at most 40 tokens).
 
     python benchmarks/decoder.py [--n 100] [--n-ood 50] [--n-grid 20] [--n-length 20]
-                                 [--rows lookup,lookupfull,hypothesis,nodecoder,noreguide,nodraft,novariants,norare,default,fullref,vote]
+                                 [--rows lookup,lookupfull,hypothesis,nodecoder,noreguide,nodraft,novariants,norare,default,fullref,vote,prefixhyp,prefix]
+                                 [--prefix runs/minilm-prefix]
                                  [--split test|val]
                                  [--json benchmarks/results/decoder.json]
 """
@@ -72,7 +76,8 @@ def by_length(texts: list[str], n: int) -> dict[int, list[str]]:
 
 
 ROWS = ("lookup", "lookupfull", "hypothesis", "nodecoder", "noreguide", "nodraft", "novariants", "norare", "default",
-        "fullref", "vote")
+        "fullref", "vote", "prefixhyp", "prefix")
+DEFAULT_ROWS = ROWS[:-2]  # the Gemma rows need a trained prefix inverter
 
 
 def main() -> None:
@@ -82,8 +87,9 @@ def main() -> None:
     ap.add_argument("--n-grid", type=int, default=20)
     ap.add_argument("--n-length", type=int, default=20)
     ap.add_argument("--json", type=Path, default=HERE / "results" / "decoder.json")
-    ap.add_argument("--rows", default=",".join(ROWS), help="main-table rows to run; lookup and nodecoder do not "
+    ap.add_argument("--rows", default=",".join(DEFAULT_ROWS), help="main-table rows to run; lookup and nodecoder do not "
                     "depend on the decoder, so a new decoder needs only hypothesis,default,vote")
+    ap.add_argument("--prefix", type=Path, default=Path("runs/minilm-prefix"), help="the Gemma prefix inverter of rows prefixhyp, prefix")
     ap.add_argument("--seed", type=int, default=0, help="the search's random seed (its default is 0)")
     ap.add_argument("--split", default="test", choices=("test", "val", "ood"), help="the first table's split (val: for development)")
     args = ap.parse_args()
@@ -100,7 +106,8 @@ def main() -> None:
     steps, beam = resolve_settings(inv, None, None)
     result = {"embedder": emb.name, "default": {"steps": steps, "beam": beam, "seed": args.seed}, "main": {}, "grid": [], "length": [],
               "command": f"python benchmarks/decoder.py --n {args.n} --n-ood {args.n_ood} --n-grid {args.n_grid} "
-                         f"--n-length {args.n_length} --rows {','.join(rows)} --seed {args.seed} --split {args.split}"}
+                         f"--n-length {args.n_length} --rows {','.join(rows)} --seed {args.seed} --split {args.split}"
+                         + (f" --prefix {args.prefix}" if {"prefixhyp", "prefix"} & set(rows) else "")}
 
     def save():
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +117,11 @@ def main() -> None:
     def whole_train() -> ReferenceIndex:
         """The whole train split's reference index: about 30 min to embed on 2 cores the first time, then cached."""
         return ReferenceIndex(emb, read_split("train"))
+
+    @functools.cache
+    def gemma():
+        from unembed.invert.prefix import PrefixDecoder
+        return PrefixDecoder.load(args.prefix, words=inv.words)
 
     test = read_split(args.split)
     for split, n in ((args.split, args.n), ("ood", args.n_ood)) if args.n_ood else ((args.split, args.n),):
@@ -126,7 +138,10 @@ def main() -> None:
                                     decoder_weight=0.01),
                 "nodraft": lambda: run(inv, texts, steps, beam, "default, every proposal embedded in float32", draft=False),
                 "novariants": lambda: run(inv, texts, steps, beam, "default without spelling variants", variants=False),
-                "norare": lambda: run(inv, texts, steps, beam, "default without the probe's rare words", on=inv.probe, rare_count=0)}
+                "norare": lambda: run(inv, texts, steps, beam, "default without the probe's rare words", on=inv.probe, rare_count=0),
+                "prefixhyp": lambda: run(inv, texts, 0, 1, "hypothesis alone (Gemma prefix, no feedback)", decoder=gemma()),
+                "prefix": lambda: run(inv, texts, steps, beam, "Gemma prefix + search, no re-guiding", decoder=gemma(),
+                                      extrapolate=0.0)}
         result["main"][split] = [todo[r]() for r in ROWS if r in rows]
         save()
     for s in (0, 1, 5, 20) if args.n_grid else ():

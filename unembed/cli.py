@@ -137,9 +137,9 @@ def eval_cmd(
 @friendly
 def train_cmd(
     embedder: EmbedderOpt = "minilm",
-    model: Annotated[str, typer.Option(help="words: the word head · decoder: the bag decoder, which reads a trained word head.")] = "words",
+    model: Annotated[str, typer.Option(help="words: the word head · decoder: the bag decoder, which reads a trained word head · prefix: LoRA and a soft prefix on the local Gemma-3-270M.")] = "words",
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder: checkpoint.pt, metrics.json and the exported model (default runs/EMBEDDER-MODEL).")] = None,
-    word_head: Annotated[Optional[Path], typer.Option(help="decoder only: the word head folder (default the shipped models/EMBEDDER-words).")] = None,
+    word_head: Annotated[Optional[Path], typer.Option(help="decoder and prefix: the word head folder (default the shipped models/EMBEDDER-words).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Passes over the training split (default 4 for words, 1 for decoder).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Sentences per step (default 512 for words, 128 for decoder).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak learning rate, AdamW, warmup then cosine (default 2e-3 for words, 1e-3 for decoder).")] = None,
@@ -149,32 +149,39 @@ def train_cmd(
     seed: Annotated[int, typer.Option(help="Seeds the initialisation and the data order.")] = 0,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop, checkpointed, after this long; run again to resume.")] = None,
     init: Annotated[Optional[Path], typer.Option(help="decoder only: start from this trained decoder folder's weights (more epochs on a shipped model, with a new schedule).")] = None,
-    spans: Annotated[int, typer.Option(help="decoder only: extra training texts per sentence, random word spans of it (embedded once, cached).")] = 0,
-    eval_every: Annotated[Optional[int], typer.Option(help="decoder only: steps between validation scores (default 1000; 0: at each epoch's end only, as on a GPU, where scoring on the CPU would cost more than the steps).")] = None,
+    words: Annotated[Optional[int], typer.Option(help="prefix only: the word head's likeliest words given after the prefix (default 16; 0: the prefix alone).")] = None,
+    spans: Annotated[int, typer.Option(help="decoder and prefix: extra training texts per sentence, random word spans of it (embedded once, cached).")] = 0,
+    eval_every: Annotated[Optional[int], typer.Option(help="decoder and prefix: steps between validation scores (default 1000, prefix 500; 0: at each epoch's end only, as on a GPU, where scoring on the CPU would cost more than the steps).")] = None,
     json_out: JsonOpt = None,
 ):
-    """Train the word head or the bag decoder for an embedder (resumes from OUT/checkpoint.pt when the
-    config matches). Copy OUT's exported files to models/EMBEDDER-words (or -decoder) to ship them."""
-    from .invert.train import DecoderTrainConfig, TrainConfig, train, train_decoder
+    """Train the word head, the bag decoder or the Gemma prefix inverter for an embedder (resumes from
+    OUT/checkpoint.pt when the config matches). Copy OUT's exported files to models/EMBEDDER-words (or
+    -decoder) to ship them."""
+    from .invert.train import DecoderTrainConfig, PrefixTrainConfig, TrainConfig, train, train_decoder, train_prefix
     from .paths import models_dir
 
-    if model not in ("words", "decoder"):
-        raise InputError(f"unknown --model {model!r}: choose words or decoder")
+    if model not in ("words", "decoder", "prefix"):
+        raise InputError(f"unknown --model {model!r}: choose words, decoder or prefix")
     if init and model != "decoder":
         raise InputError("--init starts a decoder from a trained one: use it with --model decoder")
-    if eval_every is not None and (model != "decoder" or eval_every < 0):
-        raise InputError("--eval-every is for --model decoder, and is 0 or more steps")
-    if spans and (model != "decoder" or spans < 0):
-        raise InputError("--spans is for --model decoder, and is 0 or more")
+    if eval_every is not None and (model == "words" or eval_every < 0):
+        raise InputError("--eval-every is for --model decoder or prefix, and is 0 or more steps")
+    if spans and (model == "words" or spans < 0):
+        raise InputError("--spans is for --model decoder or prefix, and is 0 or more")
+    if words is not None and (model != "prefix" or words < 0):
+        raise InputError("--words is for --model prefix, and is 0 or more")
     name = Path(embedder).name.split("@")[0]
     out_dir = out_dir or Path("runs") / f"{name}-{model}"
     given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, eval_every=eval_every).items() if v is not None}
     common = dict(embedder=embedder, out=str(out_dir), train_limit=limit, device=device, seed=seed, max_minutes=max_minutes)
     log = lambda line: err.print(line, highlight=False)  # noqa: E731
+    head = word_head or models_dir() / f"{name}-words"
     if model == "words":
         last = train(TrainConfig(vocab_size=vocab_size, **common, **given), log=log)
+    elif model == "prefix":
+        last = train_prefix(PrefixTrainConfig(word_head=str(head), spans=spans, **({"words": words} if words is not None else {}),
+                                              **common, **given), log=log)
     else:
-        head = word_head or models_dir() / f"{name}-words"
         last = train_decoder(DecoderTrainConfig(word_head=str(head), init=str(init) if init else None, spans=spans,
                                                 **common, **given), log=log)
     if last.get("stopped"):

@@ -1,4 +1,4 @@
-"""Inverters by spec: `lookup[:N|:FILE]`, `search[:N|:FILE]`, or a checkpoint folder.
+"""Inverters by spec: `lookup[:N|:FILE]`, `search[:N|:FILE]`, `prefix:DIR`, and the black-box and aligned ones.
 
 N is how many training-split sentences form the reference corpus (default 50,000); FILE is a text
 file of them, whose words then also make the word probe's vocabulary.
@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from ..data.corpus import read_lexicon, read_split
-from ..errors import UnknownModelError
+from ..errors import MismatchError, UnknownModelError
 from .lookup import LookupInverter, ReferenceIndex
 
 DEFAULT_REFERENCE = 50_000
@@ -18,9 +18,9 @@ DEFAULT_REFERENCE = 50_000
 ZERO_SHOT_REFERENCE = 10_000
 ZERO_SHOT_VOCAB = 10_000
 # what `--steps/--beam` default to when the user gives none
-DEFAULTS = {"lookup": (0, 1), "search": (8, 4), "zero-shot": (8, 4), "zero-shot+grad": (8, 4), "align": (8, 4),
+DEFAULTS = {"lookup": (0, 1), "search": (8, 4), "prefix": (8, 4), "zero-shot": (8, 4), "zero-shot+grad": (8, 4), "align": (8, 4),
             "align+search": (8, 4)}
-SPECS = "lookup[:N|:FILE], search[:N|:FILE], zero-shot[:QUERIES], zero-shot+grad[:QUERIES], align:MAP, align+search:MAP"
+SPECS = "lookup[:N|:FILE], search[:N|:FILE], prefix:DIR, zero-shot[:QUERIES], zero-shot+grad[:QUERIES], align:MAP, align+search:MAP"
 
 
 def _count(arg: str, problem: str) -> int:
@@ -72,6 +72,16 @@ def default_inverter(embedder_name: str) -> str:
 def load_inverter(spec: str | None, embedder):
     spec = spec or default_inverter(embedder.name)
     kind, _, arg = spec.partition(":")
+    if kind == "prefix":  # the search with a trained Gemma prefix inverter writing its first hypotheses
+        from .prefix import PrefixDecoder
+        if not arg:
+            raise UnknownModelError("prefix needs a trained model folder: --inverter prefix:DIR (unembed train --model prefix)")
+        inv = load_inverter("search", embedder)
+        inv.name, inv.decoder = spec, PrefixDecoder.load(arg, words=inv.words)
+        if (inv.decoder.embedder_name, inv.decoder.dim) != (embedder.name, embedder.dim):
+            raise MismatchError(f"{arg} was trained for {inv.decoder.embedder_name}, not {embedder.name}")
+        inv.extrapolate = 0.0  # Gemma writes too slowly on a CPU to write again after every step
+        return inv
     if kind in ("lookup", "search"):
         index = ReferenceIndex(embedder, _reference(arg or None))
         if kind == "lookup":

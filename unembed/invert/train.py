@@ -393,3 +393,129 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
                 return {"step": step, "total": total, "stopped": True}
     bar.close()
     return history[-1] if history else {}
+
+
+@dataclass
+class PrefixTrainConfig(RunConfig):
+    word_head: str = "models/minilm-words"  # its likeliest words follow the prefix (when words > 0)
+    out: str = "runs/minilm-prefix"
+    slots: int = 4
+    words: int = 16
+    rank: int = 16
+    hidden: int = 1024
+    max_len: int = 40
+    epochs: int = 1
+    batch_size: int = 16
+    lr: float = 5e-4
+    warmup: int = 100
+    val_limit: int = 50  # Gemma writes slowly on a CPU (about 1.4 s a sentence, greedy)
+    eval_every: int = 500  # steps; 0: at each epoch's end only
+    spans: int = 0
+
+
+def sub_vocabulary(tokenizer, texts: list[str]) -> tuple[torch.Tensor, list[list[int]]]:
+    """(the sorted token ids the texts use, with <eos>; each text's ids): what Gemma may write."""
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    used = {tokenizer.eos_token_id}
+    for row in ids:
+        used.update(row)
+    return torch.tensor(sorted(used), dtype=torch.long), ids
+
+
+def train_prefix(cfg: PrefixTrainConfig, log=print) -> dict:
+    """LoRA and a prefix MLP on a frozen Gemma-3-270M (prefix.py), trained like the bag decoder."""
+    from .. import metrics
+    from ..embed import load_embedder
+    from .prefix import PrefixConfig, PrefixDecoder, bf16_cpu
+
+    run = _Run(cfg)
+    device, out = run.device, run.out
+    embedder = load_embedder(cfg.embedder)
+    head = WordPredictor.load(cfg.word_head) if cfg.words else None
+    if head is not None and (head.embedder_name != embedder.name or head.dim != embedder.dim):
+        raise InputError(f"{cfg.word_head} was trained for {head.embedder_name}, not {embedder.name}")
+    texts = read_split("train")[:cfg.train_limit]
+    val_texts = read_split("val")[:cfg.val_limit]
+    if not texts or not val_texts:
+        raise InputError("the training or validation split is empty: run `unembed data build`")
+    if cfg.spans:
+        texts = texts + word_spans(texts, cfg.spans)
+    x = ReferenceIndex(embedder, texts).vectors
+    x_val = ReferenceIndex(embedder, val_texts).vectors.astype(np.float32)
+
+    torch.manual_seed(cfg.seed)
+    mcfg = PrefixConfig(embedder.dim, cfg.slots, cfg.words, cfg.rank, cfg.hidden, cfg.max_len)
+    dec = PrefixDecoder.create(mcfg, torch.zeros(1, dtype=torch.long), head, embedder.name)
+    sub, token_ids = sub_vocabulary(dec.tokenizer, texts)
+    dec.model.sub_vocab = sub
+    token_ids = [row[:cfg.max_len - 1] + [dec.tokenizer.eos_token_id] for row in token_ids]
+    model = dec.model.to(device)
+    if head is not None:
+        head.model.to(device).eval()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n_tokens = np.array([len(r) for r in token_ids])
+    per_epoch = len(_length_batches(n_tokens, cfg.batch_size, cfg.seed))
+    total = per_epoch * cfg.epochs
+    step, history = run.resume(model, opt, total, log)
+    autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" or bf16_cpu())
+
+    def checkpoint():
+        run.save(model, opt, step, history)
+
+    def evaluate(epoch: float, seen: int, loss_sum: float, t0: float) -> None:
+        dec.eval()
+        if head is not None:
+            head.model.cpu()
+        hyps = [h[0][1] if h else "" for h in dec.generate(x_val, beam=1)]
+        row = {"epoch": round(epoch, 3), "step": step, "train_loss": loss_sum / max(seen, 1),
+               "val_bleu": metrics.bleu(hyps, val_texts), "val_token_f1": metrics.token_f1(hyps, val_texts),
+               "val_cosine": float(np.mean(np.sum(embedder.embed(hyps) * x_val, 1))),
+               "samples_per_s": seen / (time.time() - t0), "device": str(device), "examples": hyps[:3]}
+        history.append(row)
+        log(json.dumps(row))
+        rel = os.path.relpath(Path(cfg.word_head).resolve(), out.resolve()) if head is not None else None
+        dec.save(out, rel, {"train": asdict(cfg) | {"train_sentences": len(texts)}, "history": history})
+        (out / "metrics.json").write_text(json.dumps(history, indent=2))
+        model.to(device).train()
+        if head is not None:
+            head.model.to(device)
+        checkpoint()
+
+    scale = cfg.noise / math.sqrt(embedder.dim)
+    bar = tqdm(total=total, initial=step, desc="training Gemma prefix", unit=" step")
+    run.start_clock()
+    while step < total:
+        epoch, start = divmod(step, per_epoch)
+        batches = _length_batches(n_tokens, cfg.batch_size, cfg.seed + epoch)
+        model.train()
+        t0, seen, loss_sum = time.time(), 0, 0.0
+        for b in range(start, per_epoch):
+            rows = batches[b]
+            xb = torch.from_numpy(x[rows].astype(np.float32)).to(device)
+            if scale:
+                xb = F.normalize(xb + scale * torch.rand(len(xb), 1, device=device) * torch.randn_like(xb), dim=-1)
+            words = dec.word_ids(xb)
+            with torch.autocast(**autocast):
+                loss = model(xb, words, [token_ids[r] for r in rows])
+            for g in opt.param_groups:
+                g["lr"] = run.lr(step, total)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            seen += len(rows)
+            loss_sum += loss.item() * len(rows)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.2f}")
+            if (cfg.eval_every and step % cfg.eval_every == 0) or b + 1 == per_epoch:
+                evaluate(epoch + (b + 1) / per_epoch, seen, loss_sum, t0)
+            elif step % cfg.checkpoint_every == 0:
+                checkpoint()
+            if run.out_of_time():
+                checkpoint()
+                bar.close()
+                log(f"stopped at step {step} of {total} after {cfg.max_minutes} min; run again to resume")
+                return {"step": step, "total": total, "stopped": True}
+    bar.close()
+    return history[-1] if history else {}

