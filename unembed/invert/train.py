@@ -287,7 +287,6 @@ def _length_batches(n_tokens: np.ndarray, batch: int, seed: int) -> list[np.ndar
 
 
 def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
-    from .. import metrics
     from ..embed import load_embedder
     from .decoder import BOS, PAD, BagDecoder, DecoderConfig, SentenceDecoder, Vocabulary
 
@@ -325,29 +324,51 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
     total = per_epoch * cfg.epochs
     step, history = run.resume(model, opt, total, log)
 
-    def checkpoint():
-        run.save(model, opt, step, history)
-
-    def evaluate(epoch: float, seen: int, loss_sum: float, t0: float) -> None:
+    def evaluate() -> dict:
         model.eval().cpu()
-        dec = SentenceDecoder(model, head, embedder.name)
         head.model.cpu()
-        hyps = [h[0][1] if h else "" for h in dec.generate(x_val, beam=1)]
-        row = {"epoch": round(epoch, 3), "step": step, "train_loss": loss_sum / max(seen, 1),
-               "val_bleu": metrics.bleu(hyps, val_texts), "val_token_f1": metrics.token_f1(hyps, val_texts),
-               "val_cosine": float(np.mean(np.sum(embedder.embed(hyps) * x_val, 1))),
-               "samples_per_s": seen / (time.time() - t0), "device": str(device), "examples": hyps[:3]}
-        history.append(row)
-        log(json.dumps(row))
-        dec.save(out, os.path.relpath(Path(cfg.word_head).resolve(), out.resolve()),
-                 {"train": asdict(cfg) | {"train_sentences": len(texts)}, "history": history})
-        (out / "metrics.json").write_text(json.dumps(history, indent=2))
-        model.to(device).train()
+        hyps = [h[0][1] if h else "" for h in SentenceDecoder(model, head, embedder.name).generate(x_val, beam=1)]
+        model.to(device)
         head.model.to(device)
-        checkpoint()
+        return _val_scores(hyps, val_texts, x_val, embedder)
 
-    scale = cfg.noise / math.sqrt(embedder.dim)  # as for the word head: the head then makes its val-like mistakes
-    bar = tqdm(total=total, initial=step, desc="training bag decoder", unit=" step")
+    def export(history: list) -> None:
+        SentenceDecoder(model, head, embedder.name).save(out, os.path.relpath(Path(cfg.word_head).resolve(), out.resolve()),
+                                                        {"train": asdict(cfg) | {"train_sentences": len(texts)}, "history": history})
+
+    def batch_loss(rows: np.ndarray, xb: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            top = torch.log_softmax(head_model(xb), -1).topk(cfg.candidates, dim=-1)
+        cand = top.indices + vocab.offset
+        lengths = n_tokens[rows]
+        tokens = np.full((len(rows), lengths.max()), PAD, np.int64)
+        for j, r in enumerate(rows):
+            tokens[j, :lengths[j]] = ids[indptr[r]:indptr[r + 1]]
+        tokens = torch.from_numpy(tokens).to(device)
+        inputs = torch.cat([torch.full_like(tokens[:, :1], BOS), tokens[:, :-1]], 1)
+        logits = model(model.encode(xb, cand, top.values), cand, inputs)
+        return F.cross_entropy(logits.flatten(0, 1), BagDecoder.targets(cand, tokens, cfg.fixed).flatten(),
+                               ignore_index=-100)
+
+    return _sequence_loop(run, model, opt, x, n_tokens, per_epoch, step, history, batch_loss, evaluate, export,
+                          "training bag decoder", log)
+
+
+def _val_scores(hyps: list[str], val_texts: list[str], x_val: np.ndarray, embedder) -> dict:
+    from .. import metrics
+    return {"val_bleu": metrics.bleu(hyps, val_texts), "val_token_f1": metrics.token_f1(hyps, val_texts),
+            "val_cosine": float(np.mean(np.sum(embedder.embed(hyps) * x_val, 1))), "examples": hyps[:3]}
+
+
+def _sequence_loop(run: _Run, model, opt, x: np.ndarray, n_tokens: np.ndarray, per_epoch: int, step: int,
+                   history: list, batch_loss, evaluate, export, desc: str, log) -> dict:
+    """The loop the bag decoder and the Gemma prefix share: length-bucketed batches of noisy training
+    vectors (as for the word head: the head then makes its val-like mistakes), `batch_loss(rows, vectors)`, a clipped AdamW step on the warmup-then-cosine schedule, and
+    every `eval_every` steps and at each epoch's end `evaluate()` (val scores) and `export(history)`."""
+    cfg, device = run.cfg, run.device
+    total = per_epoch * cfg.epochs
+    scale = cfg.noise / math.sqrt(x.shape[1])
+    bar = tqdm(total=total, initial=step, desc=desc, unit=" step")
     run.start_clock()
     while step < total:
         epoch, start = divmod(step, per_epoch)
@@ -359,18 +380,7 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
             xb = torch.from_numpy(x[rows].astype(np.float32)).to(device)
             if scale:
                 xb = F.normalize(xb + scale * torch.rand(len(xb), 1, device=device) * torch.randn_like(xb), dim=-1)
-            with torch.no_grad():
-                top = torch.log_softmax(head_model(xb), -1).topk(cfg.candidates, dim=-1)
-            cand = top.indices + vocab.offset
-            lengths = n_tokens[rows]
-            tokens = np.full((len(rows), lengths.max()), PAD, np.int64)
-            for j, r in enumerate(rows):
-                tokens[j, :lengths[j]] = ids[indptr[r]:indptr[r + 1]]
-            tokens = torch.from_numpy(tokens).to(device)
-            inputs = torch.cat([torch.full_like(tokens[:, :1], BOS), tokens[:, :-1]], 1)
-            logits = model(model.encode(xb, cand, top.values), cand, inputs)
-            loss = F.cross_entropy(logits.flatten(0, 1), BagDecoder.targets(cand, tokens, cfg.fixed).flatten(),
-                                   ignore_index=-100)
+            loss = batch_loss(rows, xb)
             for g in opt.param_groups:
                 g["lr"] = run.lr(step, total)
             opt.zero_grad(set_to_none=True)
@@ -383,11 +393,18 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.2f}")
             if (cfg.eval_every and step % cfg.eval_every == 0) or b + 1 == per_epoch:
-                evaluate(epoch + (b + 1) / per_epoch, seen, loss_sum, t0)
+                row = {"epoch": round(epoch + (b + 1) / per_epoch, 3), "step": step, "train_loss": loss_sum / max(seen, 1)}
+                row |= evaluate() | {"samples_per_s": seen / (time.time() - t0), "device": str(device)}
+                history.append(row)
+                log(json.dumps(row))
+                export(history)
+                (run.out / "metrics.json").write_text(json.dumps(history, indent=2))
+                model.train()
+                run.save(model, opt, step, history)
             elif step % cfg.checkpoint_every == 0:
-                checkpoint()
+                run.save(model, opt, step, history)
             if run.out_of_time():
-                checkpoint()
+                run.save(model, opt, step, history)
                 bar.close()
                 log(f"stopped at step {step} of {total} after {cfg.max_minutes} min; run again to resume")
                 return {"step": step, "total": total, "stopped": True}
@@ -424,7 +441,6 @@ def sub_vocabulary(tokenizer, texts: list[str]) -> tuple[torch.Tensor, list[list
 
 def train_prefix(cfg: PrefixTrainConfig, log=print) -> dict:
     """LoRA and a prefix MLP on a frozen Gemma-3-270M (prefix.py), trained like the bag decoder."""
-    from .. import metrics
     from ..embed import load_embedder
     from .prefix import PrefixConfig, PrefixDecoder, bf16_cpu
 
@@ -459,63 +475,24 @@ def train_prefix(cfg: PrefixTrainConfig, log=print) -> dict:
     step, history = run.resume(model, opt, total, log)
     autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" or bf16_cpu())
 
-    def checkpoint():
-        run.save(model, opt, step, history)
-
-    def evaluate(epoch: float, seen: int, loss_sum: float, t0: float) -> None:
-        dec.eval()
+    def evaluate() -> dict:
+        dec.eval()  # float32 on the CPU: Gemma writes one token at a time there
         if head is not None:
             head.model.cpu()
         hyps = [h[0][1] if h else "" for h in dec.generate(x_val, beam=1)]
-        row = {"epoch": round(epoch, 3), "step": step, "train_loss": loss_sum / max(seen, 1),
-               "val_bleu": metrics.bleu(hyps, val_texts), "val_token_f1": metrics.token_f1(hyps, val_texts),
-               "val_cosine": float(np.mean(np.sum(embedder.embed(hyps) * x_val, 1))),
-               "samples_per_s": seen / (time.time() - t0), "device": str(device), "examples": hyps[:3]}
-        history.append(row)
-        log(json.dumps(row))
-        rel = os.path.relpath(Path(cfg.word_head).resolve(), out.resolve()) if head is not None else None
-        dec.save(out, rel, {"train": asdict(cfg) | {"train_sentences": len(texts)}, "history": history})
-        (out / "metrics.json").write_text(json.dumps(history, indent=2))
-        model.to(device).train()
+        model.to(device)
         if head is not None:
             head.model.to(device)
-        checkpoint()
+        return _val_scores(hyps, val_texts, x_val, embedder)
 
-    scale = cfg.noise / math.sqrt(embedder.dim)
-    bar = tqdm(total=total, initial=step, desc="training Gemma prefix", unit=" step")
-    run.start_clock()
-    while step < total:
-        epoch, start = divmod(step, per_epoch)
-        batches = _length_batches(n_tokens, cfg.batch_size, cfg.seed + epoch)
-        model.train()
-        t0, seen, loss_sum = time.time(), 0, 0.0
-        for b in range(start, per_epoch):
-            rows = batches[b]
-            xb = torch.from_numpy(x[rows].astype(np.float32)).to(device)
-            if scale:
-                xb = F.normalize(xb + scale * torch.rand(len(xb), 1, device=device) * torch.randn_like(xb), dim=-1)
-            words = dec.word_ids(xb)
-            with torch.autocast(**autocast):
-                loss = model(xb, words, [token_ids[r] for r in rows])
-            for g in opt.param_groups:
-                g["lr"] = run.lr(step, total)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
-            seen += len(rows)
-            loss_sum += loss.item() * len(rows)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.2f}")
-            if (cfg.eval_every and step % cfg.eval_every == 0) or b + 1 == per_epoch:
-                evaluate(epoch + (b + 1) / per_epoch, seen, loss_sum, t0)
-            elif step % cfg.checkpoint_every == 0:
-                checkpoint()
-            if run.out_of_time():
-                checkpoint()
-                bar.close()
-                log(f"stopped at step {step} of {total} after {cfg.max_minutes} min; run again to resume")
-                return {"step": step, "total": total, "stopped": True}
-    bar.close()
-    return history[-1] if history else {}
+    def export(history: list) -> None:
+        rel = os.path.relpath(Path(cfg.word_head).resolve(), out.resolve()) if head is not None else None
+        dec.save(out, rel, {"train": asdict(cfg) | {"train_sentences": len(texts)}, "history": history})
+
+    def batch_loss(rows: np.ndarray, xb: torch.Tensor) -> torch.Tensor:
+        words = dec.word_ids(xb)
+        with torch.autocast(**autocast):
+            return model(xb, words, [token_ids[r] for r in rows])
+
+    return _sequence_loop(run, model, opt, x, n_tokens, per_epoch, step, history, batch_loss, evaluate, export,
+                          "training Gemma prefix", log)
