@@ -135,3 +135,37 @@ def test_anchored_guides_beat_a_poor_map_near_a_found_candidate(minilm):
     assert (anchored > mapped + 0.2).all() and anchored.min() > 0.9
     # anchored at the target's own text, the guide is exactly that text's minilm vector
     assert np.allclose(inv.anchored_guides(targets, texts, targets), truth, atol=1e-5)
+
+
+def test_local_guide_blends_many_found_candidates(minilm):
+    """Anchored at several candidates at once (each missing a different three words), the guide lands nearer
+    the target's true minilm vector than from the best of them alone; with the target's own text
+    first among them, it is exactly that text's vector."""
+    from unembed.embed.base import l2_normalise
+    from unembed.invert.align import AlignedInverter, Alignment, local_weights
+    from unembed.invert.lookup import LookupInverter
+
+    class Secret:
+        name, dim = "secret", 256
+        w = np.random.default_rng(3).standard_normal((384, 256)).astype(np.float32)
+
+        def embed(self, texts, batch_size=128):
+            return l2_normalise(minilm.embed(texts) @ self.w)
+
+    victim = Secret()
+    pairs = [f"a short note about {w} in {v}" for w in ("cats", "ships", "rain", "taxes") for v in ("London", "May", "court")]
+    a = Alignment.from_texts(victim, minilm, pairs)
+    inv = AlignedInverter(a, victim, LookupInverter(minilm, pairs), name="align")
+    text = "The minister said the new railway line would open next spring."
+    words = text.split()
+    cands = [" ".join(words[:i] + words[i + 3:]) for i in range(len(words) - 2)]
+    truth, target, ys = minilm.embed([text])[0], victim.embed([text]), victim.embed(cands)
+    order = np.argsort(-(ys @ target[0]))
+    cands, ys = [cands[i] for i in order], ys[order]
+    single = float(inv.anchored_guides(target, cands[:1], ys[:1])[0] @ truth)
+    local = float(inv.anchored_guides(target, cands[:1], ys[:1], near=[(cands, ys)])[0] @ truth)
+    assert local > single + 0.01, (single, local)
+    w = local_weights(target[0], ys)
+    assert abs(w.sum() - 1) < 1e-5
+    own = inv.anchored_guides(target, [text], target, near=[([text] + cands, np.concatenate([target, ys]))])
+    assert np.allclose(own, truth, atol=1e-5)

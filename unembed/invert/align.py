@@ -131,7 +131,7 @@ class AlignedInverter:
     candidate also re-aims the guide from it (see `anchored_guides`)."""
 
     def __init__(self, alignment: Alignment, embedder, inner, name: str, refiner=None, anchored: bool = True,
-                 extrapolate: float = 0.0, denoise: float = 0.0):
+                 extrapolate: float = 0.0, denoise: float = 0.0, local: float = 0.1):
         if (embedder.name, embedder.dim) != tuple(alignment.source):
             raise MismatchError(f"this map reads {alignment.source[0]} ({alignment.source[1]}-d) vectors, "
                                 f"not {embedder.name} ({embedder.dim}-d)")
@@ -139,6 +139,8 @@ class AlignedInverter:
         self.extrapolate = extrapolate  # > 0: the anchored guide steps (1 + extrapolate)·W(y − y_c) from c, past the target
         # > 0: pull each mapped vector towards the real texts nearest it in the target space (`denoised`)
         self.denoise = denoise
+        # > 0: anchor at many found candidates at once (`local_weights`, this its ridge strength); 0: the best one alone
+        self.local = local
         if refiner is not None:
             self.queries = 0
         self.embedder_name, self.dim = embedder.name, embedder.dim
@@ -168,12 +170,38 @@ class AlignedInverter:
         self.queries_per_text = self.refiner.queries_per_text
         return out
 
-    def anchored_guides(self, targets: np.ndarray, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+    def anchored_guides(self, targets: np.ndarray, texts: list[str], vectors: np.ndarray, near=None) -> np.ndarray:
         """Guides in the target space from candidates the source embedder already placed near the
         targets: the candidate's own target-space vector plus the mapped step from it to the target.
         A few-shot map is poor over long distances (held-out cosine 0.67 at 1000 mpnet pairs) but
         a short step carries less of its error: with anchors at mpnet cosine 0.80 to the truth the
-        guides reach minilm cosine 0.86, and 0.93 from anchors at 0.90."""
-        here = self.inner.embedder.embed(texts)
-        step = self.alignment.project(targets) - self.alignment.project(vectors)
-        return l2_normalise(here + (1 + self.extrapolate) * step)
+        guides reach minilm cosine 0.86, and 0.93 from anchors at 0.90.
+        With `near` (per target: the search's closest candidates, best first, and their source vectors)
+        and `local` > 0, the anchor is a weighted blend of them (`local_weights`) instead of the best alone."""
+        if near is None or self.local <= 0 or any(n is None for n in near):
+            here = self.inner.embedder.embed(texts)
+            step = self.alignment.project(targets) - self.alignment.project(vectors)
+            return l2_normalise(here + (1 + self.extrapolate) * step)
+        flat = self.inner.embedder.embed([t for ts, _ in near for t in ts])
+        out, at = [], 0
+        for y, (ts, ys) in zip(targets, near):
+            a = local_weights(y, ys, self.local)
+            x = flat[at:at + len(ts)]
+            at += len(ts)
+            step = self.alignment.project(y[None])[0] - a @ self.alignment.project(ys)
+            out.append(a @ x + (1 + self.extrapolate) * step)
+        return l2_normalise(np.stack(out))
+
+
+def local_weights(target: np.ndarray, anchors: np.ndarray, strength: float = 0.1) -> np.ndarray:
+    """Weights a (summing to 1) with a·anchors nearest `target`, ridge-damped by `strength` (locally
+    linear reconstruction, as in LLE). The same blend of the anchors' vectors in the other space,
+    plus the mapped remainder, is the local guide: a map is near-linear over so short a span, and
+    the remainder left to it is smaller than from any one anchor. Anchors best first; where the
+    blend cannot help, the weight stays on the first. Measured (one-off, 100 val texts, candidates
+    one edit from a text with 30 % of its words dropped, mpnet → minilm, 1,000 pairs): minilm cosine
+    0.940 anchored at the best candidate, 0.960 with these weights over the closest 32."""
+    d = anchors - anchors[0]
+    c = np.linalg.solve(d @ d.T + strength * np.eye(len(anchors)), d @ (target - anchors[0]))
+    c[0] += 1.0 - c.sum()
+    return c.astype(np.float32)

@@ -51,6 +51,7 @@ class _State:
     extra: list = field(default_factory=list)  # whole candidates to score next step (decoder sentences, the head's bag)
     rng: random.Random = field(default_factory=random.Random)
     best_vec: np.ndarray | None = None  # the scoring embedder's vector of beam[0], when a step found it
+    near: list = field(default_factory=list)  # (cosine, words, vector): the closest exactly scored candidates so far, best first
 
 
 class SearchInverter:
@@ -103,6 +104,8 @@ class SearchInverter:
         # each text's `exact_top` (at least 2·beam) closest exactly: the beam's cosines stay exact
         self.draft = draft
         self.exact_top = 8
+        # candidates kept per text, with their vectors, for a reguide that reads many anchors (align's local guide)
+        self.near_count = 32
         self._known: set[str] | None = None
         self.variants = variants  # also propose each word's other spellings (variants.py): 12/twelve, moraine/moraines
         self.numbers = numbers  # and each number's neighbouring values (variants.number_values): six/eight, 1988/1989
@@ -157,7 +160,8 @@ class SearchInverter:
         """New guides from each text's best candidate so far (e.g. the alignment anchored there), and
         from them fresh decoder hypotheses and word weights for the next step."""
         targets, found = np.stack([st.target for st in states]), np.stack([st.best_vec for st in states])
-        g = reguide(targets, [" ".join(st.beam[0][2]) for st in states], found)
+        near = [([" ".join(w) for _, w, _ in st.near], np.stack([e for *_, e in st.near])) if st.near else None for st in states]
+        g = reguide(targets, [" ".join(st.beam[0][2]) for st in states], found, near)
         probed, predicted = self._lookups(g)
         if self.own_probe is not None and self.own_residual:  # the words the best text still lacks, read in the scoring space
             probed = self._with_own_words(probed, _past(targets, found, 1.0))
@@ -166,7 +170,7 @@ class SearchInverter:
             self._add_words(st, p, w)
             st.extra += [tuple(text.split()) for _, text in d]
 
-    def _extrapolated(self, targets: np.ndarray, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+    def _extrapolated(self, targets: np.ndarray, texts: list[str], vectors: np.ndarray, near=None) -> np.ndarray:
         return _past(targets, vectors, self.extrapolate)
 
     def _with_own_words(self, probed: list, at: np.ndarray) -> list:
@@ -233,8 +237,9 @@ class SearchInverter:
                reguide=None, hints: list[list[str]] | None = None) -> list[str]:
         """`guides`: where to look up neighbours and probe words when the index lives in another
         embedder's space than `vectors` (alignment); candidates are always scored against `vectors`.
-        `reguide(targets, best texts, their vectors) -> guides`: after a step that improved a text,
-        a better guide for it, whose decoder hypotheses and words join the next step.
+        `reguide(targets, best texts, their vectors, near) -> guides`: after a step that improved a text,
+        a better guide for it, whose decoder hypotheses and words join the next step; `near` holds per
+        text (texts, vectors) of its closest exactly scored candidates so far, best first.
         `hints`: per vector, words the text may hold (the question it was retrieved for): proposed like
         probe words, kept only where they bring the text closer, as every edit is."""
         v = check_vectors(vectors, self.dim)
@@ -319,6 +324,9 @@ class SearchInverter:
                 pool = st.beam + [(float(s) + fit[r], float(s), batch[r]) for s, r in zip(sims, rows)]
                 pool.sort(key=lambda x: -x[0])
                 best_before = st.beam[0][0]
+                if reguide is not None and guides is not None and self.near_count:  # aligned: keep the closest, with vectors
+                    st.near = sorted(st.near + [(float(sims_all[r]), batch[r], emb[r].copy()) for r in rows],
+                                     key=lambda x: -x[0])[:self.near_count]
                 st.beam = pool[:beam]
                 st.trace.append((st.beam[0][1], " ".join(st.beam[0][2])))
                 if st.beam[0][1] >= self.threshold or st.beam[0][0] <= best_before + 1e-6:
