@@ -107,14 +107,14 @@ def test_gradient_proposals_are_single_word_swaps_that_help(minilm):
     assert max(minilm.embed([" ".join(s) for s in swaps]) @ target) > base
 
 
-def test_anchored_guides_beat_a_poor_map_near_a_found_candidate(minilm):
-    """A map fitted on few pairs is poor far from them; re-aimed from a candidate the victim already
-    placed near the target, the guide lands much closer to the target's true minilm vector."""
+def _secret_alignment(minilm):
+    """A victim that is minilm seen through a fixed random linear map and renormalised, its map
+    back into minilm from 12 pairs, and the aligned inverter over them."""
     from unembed.embed.base import l2_normalise
     from unembed.invert.align import AlignedInverter, Alignment
     from unembed.invert.lookup import LookupInverter
 
-    class Secret:  # the victim: minilm seen through a fixed random linear map and renormalised
+    class Secret:
         name, dim = "secret", 256
         w = np.random.default_rng(3).standard_normal((384, 256)).astype(np.float32)
 
@@ -124,7 +124,14 @@ def test_anchored_guides_beat_a_poor_map_near_a_found_candidate(minilm):
     victim = Secret()
     pairs = [f"a short note about {w} in {v}" for w in ("cats", "ships", "rain", "taxes") for v in ("London", "May", "court")]
     a = Alignment.from_texts(victim, minilm, pairs)
-    inv = AlignedInverter(a, victim, LookupInverter(minilm, pairs), name="align")
+    return victim, a, AlignedInverter(a, victim, LookupInverter(minilm, pairs), name="align")
+
+
+def test_anchored_guides_beat_a_poor_map_near_a_found_candidate(minilm):
+    """A map fitted on few pairs is poor far from them; re-aimed from a candidate the victim already
+    placed near the target, the guide lands much closer to the target's true minilm vector."""
+
+    victim, a, inv = _secret_alignment(minilm)
     texts = ["The minister said the new railway line would open next spring.",
              "Shares in the bank fell after it warned about profits."]
     near = ["The minister said the railway line would open next spring.",
@@ -141,21 +148,9 @@ def test_local_guide_blends_many_found_candidates(minilm):
     """Anchored at several candidates at once (each missing a different three words), the guide lands nearer
     the target's true minilm vector than from the best of them alone; with the target's own text
     first among them, it is exactly that text's vector."""
-    from unembed.embed.base import l2_normalise
-    from unembed.invert.align import AlignedInverter, Alignment, local_weights
-    from unembed.invert.lookup import LookupInverter
+    from unembed.invert.align import local_weights
 
-    class Secret:
-        name, dim = "secret", 256
-        w = np.random.default_rng(3).standard_normal((384, 256)).astype(np.float32)
-
-        def embed(self, texts, batch_size=128):
-            return l2_normalise(minilm.embed(texts) @ self.w)
-
-    victim = Secret()
-    pairs = [f"a short note about {w} in {v}" for w in ("cats", "ships", "rain", "taxes") for v in ("London", "May", "court")]
-    a = Alignment.from_texts(victim, minilm, pairs)
-    inv = AlignedInverter(a, victim, LookupInverter(minilm, pairs), name="align")
+    victim, a, inv = _secret_alignment(minilm)
     text = "The minister said the new railway line would open next spring."
     words = text.split()
     cands = [" ".join(words[:i] + words[i + 3:]) for i in range(len(words) - 2)]
