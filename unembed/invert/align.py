@@ -143,6 +143,7 @@ class AlignedInverter:
         self.local = local
         if refiner is not None:
             self.queries = 0
+        self._known_vecs: dict[str, np.ndarray] = {}  # text → target-space vector, for one invert call
         self.embedder_name, self.dim = embedder.name, embedder.dim
 
     def guides(self, vectors) -> np.ndarray:
@@ -163,7 +164,7 @@ class AlignedInverter:
     def invert(self, vectors, steps: int = 8, beam: int = 4) -> list[str]:
         if self.refiner is None:
             return self.inner.invert(self.guides(vectors), steps=steps, beam=beam)
-        before = self.refiner.queries
+        before, self._known_vecs = self.refiner.queries, {}
         out = self.refiner.invert(vectors, steps=steps, beam=beam, guides=self.guides(vectors),
                                   reguide=self.anchored_guides if self.anchored else None)
         self.queries += self.refiner.queries - before
@@ -179,10 +180,10 @@ class AlignedInverter:
         With `near` (per target: the search's closest candidates, best first, and their source vectors)
         and `local` > 0, the anchor is a weighted blend of them (`local_weights`) instead of the best alone."""
         if near is None or self.local <= 0 or any(n is None for n in near):
-            here = self.inner.embedder.embed(texts)
+            here = self._embed_known(texts)
             step = self.alignment.project(targets) - self.alignment.project(vectors)
             return l2_normalise(here + (1 + self.extrapolate) * step)
-        flat = self.inner.embedder.embed([t for ts, _ in near for t in ts])
+        flat = self._embed_known([t for ts, _ in near for t in ts])
         out, at = [], 0
         for y, (ts, ys) in zip(targets, near):
             a = local_weights(y, ys, self.local)
@@ -191,6 +192,15 @@ class AlignedInverter:
             step = self.alignment.project(y[None])[0] - a @ self.alignment.project(ys)
             out.append(a @ x + (1 + self.extrapolate) * step)
         return l2_normalise(np.stack(out))
+
+    def _embed_known(self, texts: list[str]) -> np.ndarray:
+        """Target-space vectors of the search's candidates, each embedded once per `invert` call: the
+        closest ones carry over from step to step."""
+        cache = self._known_vecs
+        todo = [t for t in dict.fromkeys(texts) if t not in cache]
+        if todo:
+            cache.update(zip(todo, self.inner.embedder.embed(todo)))
+        return np.stack([cache[t] for t in texts])
 
 
 def local_weights(target: np.ndarray, anchors: np.ndarray, strength: float = 0.1) -> np.ndarray:
