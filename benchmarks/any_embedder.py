@@ -32,6 +32,8 @@ HERE = Path(__file__).resolve().parent
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--split", choices=("test", "val"), default="test", help="val: the n val texts after the 500 "
+                    "that score the map, for choosing settings without looking at the test texts")
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--beam", type=int, default=2)
     ap.add_argument("--pairs", default="10,100,1000,10000")
@@ -53,7 +55,8 @@ def main() -> None:
 
     victim, known = load_embedder(args.victim), load_embedder("minilm")
     ns = [int(x) for x in args.pairs.split(",")]
-    train, held, test = read_split("train")[: max(ns)], read_split("val")[:500], read_split("test")[: args.n]
+    train, held = read_split("train")[: max(ns)], read_split("val")[:500]
+    test = read_split("test")[: args.n] if args.split == "test" else read_split("val")[500:500 + args.n]
     t0 = time.perf_counter()
     v_train, k_train = victim.embed(train), known.embed(train)
     v_held, k_held = victim.embed(held), known.embed(held)
@@ -86,7 +89,7 @@ def main() -> None:
         print(json.dumps({"pairs": n, "best": best, "cos": row["held_out_cosine"],
                           "token_f1": row["inversion"]["token_f1"], "bleu": row["inversion"]["bleu"]}), flush=True)
 
-    result = {"victim": victim.name, "known": known.name, "n": len(test), "steps": args.steps, "beam": args.beam,
+    result = {"victim": victim.name, "known": known.name, "split": args.split, "n": len(test), "steps": args.steps, "beam": args.beam,
               "alignment": alignment}
     with tempfile.TemporaryDirectory() as tmp:
         n = 1000 if 1000 in maps else max(maps)
