@@ -164,29 +164,3 @@ def test_local_guide_blends_many_found_candidates(minilm):
     assert abs(w.sum() - 1) < 1e-5
     own = inv.anchored_guides(target, [text], target, near=[([text] + cands, np.concatenate([target, ys]))])
     assert np.allclose(own, truth, atol=1e-5)
-
-
-def test_guide_vote_settles_what_the_victim_cannot_tell_apart(minilm):
-    """A victim blind to colour words scores 'red' and 'blue' alike, so a search that has found the red
-    text keeps it; with the guide's vote (minilm's cosine to a guide that holds 'blue') it takes the
-    blue one when proposed."""
-    import re
-
-    from unembed.embed.base import l2_normalise
-    from unembed.invert.lookup import ReferenceIndex
-    from unembed.invert.search import SearchInverter
-
-    class ColourBlind:
-        name, dim = "colour-blind", 384
-
-        def embed(self, texts, batch_size=128):
-            return l2_normalise(minilm.embed([re.sub(r"\b(red|blue)\b", "colour", t) for t in texts]))
-
-    victim = ColourBlind()
-    red, blue = "the red car is fast", "the blue car is fast"
-    target, guide = victim.embed([blue]), minilm.embed([blue])
-    assert abs(float(victim.embed([red])[0] @ target[0]) - 1) < 1e-5  # the victim cannot tell them apart
-    for weight, want in ((0.0, red), (0.5, blue)):
-        search = SearchInverter(victim, ReferenceIndex(minilm, [red, "a blue sky"]), guide_embedder=minilm,
-                                guide_weight=weight, variants=False)
-        assert search.invert(target, steps=2, beam=2, guides=guide, hints=[["blue"]]) == [want]

@@ -115,7 +115,7 @@ def load_inverter(spec: str | None, embedder):
         if kind == "align+search":
             from .search import SearchInverter
             refiner = SearchInverter(embedder, inner.index, name=spec, probe=inner.probe, words=inner.words,
-                                     decoder=inner.decoder, guide_embedder=target)
+                                     decoder=inner.decoder)
         return AlignedInverter(alignment, embedder, inner, name=spec, refiner=refiner)
     raise UnknownModelError(f"unknown inverter {spec!r}: use {SPECS}")
 

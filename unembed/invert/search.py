@@ -52,7 +52,6 @@ class _State:
     rng: random.Random = field(default_factory=random.Random)
     best_vec: np.ndarray | None = None  # the scoring embedder's vector of beam[0], when a step found it
     near: list = field(default_factory=list)  # (cosine, words, vector): the closest exactly scored candidates so far, best first
-    guide: np.ndarray | None = None  # with guides from another space: this text's latest guide there
 
 
 class SearchInverter:
@@ -62,7 +61,7 @@ class SearchInverter:
                  gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
                  bag_seed: bool = True, decoder=None, decoder_beam: int = 8, decoder_weight: float = 0.0,
                  extrapolate: float = 0.0, draft: bool = True, variants: bool = True, own_probe=None,
-                 numbers: bool = False, hint_weight: float = 20.0, guide_weight: float = 0.0, guide_embedder=None):
+                 numbers: bool = False, hint_weight: float = 20.0):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -113,10 +112,6 @@ class SearchInverter:
         # per hint word (invert's `hints`: e.g. the question a lossy RAG chunk was retrieved for), like a
         # word the head gives p ≈ 0.1; set once, before any run, not tuned
         self.hint_weight = hint_weight
-        # with guides from another embedder's space (alignment) and > 0: rank candidates by cosine +
-        # guide_weight · their cosine to the guide in that space, embedded by `guide_embedder` (a second
-        # embedder's vote: words that game one embedder's cosine seldom also raise the other's)
-        self.guide_weight, self.guide_embedder = guide_weight, guide_embedder
 
     def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = idx.reshape(-1)
@@ -171,8 +166,7 @@ class SearchInverter:
         if self.own_probe is not None and self.own_residual:  # the words the best text still lacks, read in the scoring space
             probed = self._with_own_words(probed, _past(targets, found, 1.0))
         decoded = self.decoder.generate(g, beam=self.decoder_beam) if self.decoder is not None else [[] for _ in states]
-        for st, p, w, d, gk in zip(states, probed, predicted, decoded, g):
-            st.guide = gk
+        for st, p, w, d in zip(states, probed, predicted, decoded):
             self._add_words(st, p, w)
             st.extra += [tuple(text.split()) for _, text in d]
 
@@ -234,11 +228,6 @@ class SearchInverter:
             fresh = first + [c for c in fresh if c not in set(first)]
         return list(fresh)
 
-    def _agreement(self, candidates: list[tuple[str, ...]], guides: np.ndarray) -> np.ndarray:
-        """guide_weight · each candidate's cosine to its guide, in the guide's own space."""
-        emb = self.guide_embedder.embed([" ".join(c) for c in candidates], batch_size=128)
-        return self.guide_weight * np.einsum("nd,nd->n", emb, guides).astype(np.float64)
-
     def _fit(self, guides: np.ndarray, owner, candidates: list[tuple[str, ...]]) -> np.ndarray:
         """decoder_weight · the decoder's mean token log-probability of each candidate given its target."""
         ll = self.decoder.log_likelihood(guides, [" ".join(c) for c in candidates], owner)
@@ -276,18 +265,9 @@ class SearchInverter:
         if decoded is not None:
             for st, d in zip(states, decoded):
                 st.extra = [tuple(text.split()) for _, text in d] + st.extra
-        voting = guides is not None and self.guide_weight > 0
-        if voting:
-            for st, gk in zip(states, g):
-                st.guide = gk
-        if (self.decoder is not None and self.decoder_weight) or voting:
-            owner, seeds = [k for k, st in enumerate(states) for _ in st.beam], [h for st in states for *_, h in st.beam]
-            fit = np.zeros(len(seeds))
-            if self.decoder is not None and self.decoder_weight:
-                fit += self._fit(g, owner, seeds)
-            if voting:
-                fit += self._agreement(seeds, g[owner])
-            fit = iter(fit)
+        if self.decoder is not None and self.decoder_weight:
+            fit = iter(self._fit(g, [k for k, st in enumerate(states) for _ in st.beam],
+                                 [h for st in states for *_, h in st.beam]))
             for st in states:
                 st.beam = sorted(((cos + next(fit), cos, h) for _, cos, h in st.beam), key=lambda x: -x[0])
         for st in states:
@@ -339,9 +319,6 @@ class SearchInverter:
                 close = np.concatenate([r[np.argsort(-sims_all[r])[:self.fit_top]] for r in rows_of])
                 fit[:] = -np.inf
                 fit[close] = self._fit(g[live_at], owner_arr[close], [batch[r] for r in close])
-            if voting:  # only proposals that can enter a beam: each text's exactly scored ones
-                close = np.concatenate(rows_of)
-                fit[close] += self._agreement([batch[r] for r in close], np.stack([live[k].guide for k in owner_arr[close]]))
             for st, rows in zip(live, rows_of):
                 sims = sims_all[rows]
                 pool = st.beam + [(float(s) + fit[r], float(s), batch[r]) for s, r in zip(sims, rows)]
