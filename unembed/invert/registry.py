@@ -33,11 +33,12 @@ def _count(arg: str, problem: str) -> int:
     return n
 
 
-def _reference(arg: str | None) -> list[str]:
+def _reference(arg: str | None) -> tuple[list[str], bool]:
+    """The reference sentences, and whether they are the user's own file (not a share of the train split)."""
     if arg and os.path.isfile(arg):
-        return [ln for ln in Path(arg).read_text(encoding="utf-8").splitlines() if ln.strip()]
+        return [ln for ln in Path(arg).read_text(encoding="utf-8").splitlines() if ln.strip()], True
     n = _count(arg, f"reference {arg!r} is neither a file nor a sentence count") if arg else DEFAULT_REFERENCE
-    return read_split("train")[:n]
+    return read_split("train")[:n], False
 
 
 def _shipped(embedder, suffix: str, load):
@@ -83,7 +84,8 @@ def load_inverter(spec: str | None, embedder):
         inv.extrapolate = 0.0  # Gemma writes too slowly on a CPU to write again after every step
         return inv
     if kind in ("lookup", "search"):
-        index = ReferenceIndex(embedder, _reference(arg or None))
+        texts, own = _reference(arg or None)
+        index = ReferenceIndex(embedder, texts)
         if kind == "lookup":
             return LookupInverter(embedder, index, name=spec)
         from .fluency import FluencyPolisher, TrigramLM
@@ -91,7 +93,6 @@ def load_inverter(spec: str | None, embedder):
         from .search import SearchInverter
         # a reference file is a small corpus of the user's: its own words are the probe's whole vocabulary;
         # a count only changes how much of the train split the seeds come from
-        own = bool(arg) and os.path.isfile(arg)
         words = index.texts if own else read_split("train")
         common, seen_once = split_vocab(words)
         rare = () if own else rare_vocab(common, read_lexicon(), seen_once)
