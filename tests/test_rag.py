@@ -46,6 +46,14 @@ def test_split_words_keeps_every_word_in_order_in_even_runs():
     assert split_words(text, 4, min_words=5) == split_words(text, 2)  # 11 words hold only two runs of 5
 
 
+def test_split_words_moves_a_cut_out_of_a_name():
+    text = "The space telescope is named for Edwin Hubble, who found that galaxies recede fast."
+    assert split_words(text, 2, 6, reach=0)[0].endswith("Edwin")  # the even cut falls inside the name
+    assert split_words(text, 2, 6) == ["The space telescope is named for Edwin Hubble,", "who found that galaxies recede fast."]
+    words = "a b c d e f g h i j k l m n o p q r".split()  # no slack: every run keeps its minimum
+    assert [len(r.split()) for r in split_words(" ".join(words), 3, 6)] == [6, 6, 6]
+
+
 def test_cli_ingest_ask_delete(isolated_home):
     store = isolated_home / "store"
     r = cli("rag", "ingest", str(QA / "docs"), "--store", str(store), "--inverter", "search",

@@ -61,13 +61,44 @@ def _split_long(sentence: str, count: Callable[[str], int], max_tokens: int) -> 
 PART_MIN_WORDS = 6  # a shorter run carries too little for its vector to come back as words
 
 
-def split_words(text: str, parts: int, min_words: int = 1) -> list[str]:
-    """`text` cut into `parts` runs of whole words, as even as the word count allows, but fewer
-    where a run would have under `min_words` words: the pieces a chunk's part vectors are read
-    from (shorter texts invert better; benchmarks/invert_parts.py)."""
+# a cut right after these leaves a word whose phrase continues in the next run ("the | Bay of Fundy")
+_LEADS_ON = set("a an the no not of in on at to for by with from into and or but as than his her its their our my your "
+                "one two three four five six seven eight nine ten twelve twenty thirty forty fifty hundred thousand "
+                "million billion few several".split())
+
+
+def _cut_cost(words: list[str], j: int) -> float:
+    """How badly a cut before words[j] splits a phrase: none after a clause mark; most inside a name
+    ("Edwin | Hubble"), which read back from two vectors loses its whole; some after a number, an article or a preposition."""
+    before, after = words[j - 1], words[j]
+    if before[-1] in ",;:.!?)":
+        return 0.0
+    core = before.strip("\"'(").lower()
+    cost = 1.0
+    if before[:1].isupper() and after[:1].isupper():
+        cost += 3
+    if core in _LEADS_ON or core.replace(",", "").replace(".", "").isdigit():
+        cost += 2
+    return cost
+
+
+def split_words(text: str, parts: int, min_words: int = 1, reach: int = 2) -> list[str]:
+    """`text` cut into `parts` runs of whole words, near even, but fewer where a run would have under
+    `min_words` words: the pieces a chunk's part vectors are read from (shorter texts invert better;
+    benchmarks/invert_parts.py). Each cut may move up to `reach` words from even to avoid splitting
+    a phrase (`_cut_cost`): an answer cut in two is read back from two vectors and seldom survives."""
     words = text.split()
     parts = min(parts, max(1, len(words) // max(1, min_words)))
-    cuts = [round(i * len(words) / parts) for i in range(parts + 1)]
+    cuts = [0]
+    for i in range(1, parts):
+        even = round(i * len(words) / parts)
+        first, last = cuts[-1] + min_words, len(words) - (parts - i) * min_words  # room for every run
+        lo, hi = max(first, even - reach), min(last, even + reach)
+        if lo > hi:
+            cuts.append(min(max(even, first), last))
+            continue
+        cuts.append(min(range(lo, hi + 1), key=lambda j: (_cut_cost(words, j) + 0.5 * abs(j - even), abs(j - even))))
+    cuts.append(len(words))
     return [" ".join(words[a:b]) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
