@@ -228,8 +228,16 @@ def train(cfg: TrainConfig, log=print) -> dict:
 
 
 @dataclass
-class DecoderTrainConfig(RunConfig):
-    word_head: str = "models/minilm-words"  # the trained word head whose candidates it orders
+class SequenceRunConfig(RunConfig):
+    """What both sentence writers (the bag decoder, the Gemma prefix) have: they write from a word head's likeliest words."""
+    word_head: str = "models/minilm-words"
+    max_len: int = 40  # tokens
+    epochs: int = 1
+    spans: int = 0  # extra texts per training sentence: random word spans of it (more pairs from the same corpus)
+
+
+@dataclass
+class DecoderTrainConfig(SequenceRunConfig):
     out: str = "runs/minilm-decoder"
     fixed: int = 2048
     candidates: int = 64
@@ -237,16 +245,13 @@ class DecoderTrainConfig(RunConfig):
     heads: int = 4
     encoder_layers: int = 0  # one encoder layer over the candidates cost 40 % of the speed on CPU
     decoder_layers: int = 3
-    max_len: int = 40
     dropout: float = 0.1
-    epochs: int = 1
     batch_size: int = 128
     lr: float = 1e-3
     warmup: int = 300
     val_limit: int = 300
     eval_every: int = 1000  # steps between validation scores (an epoch is long on a CPU); 0: at each epoch's end only
     init: str | None = None  # start from this trained decoder folder's weights (a warm restart: new schedule)
-    spans: int = 0  # extra texts per training sentence: random word spans of it (more pairs from the same corpus)
 
 
 def word_spans(texts: list[str], per_text: int, min_words: int = 4) -> list[str]:
@@ -413,21 +418,17 @@ def _sequence_loop(run: _Run, model, opt, x: np.ndarray, n_tokens: np.ndarray, p
 
 
 @dataclass
-class PrefixTrainConfig(RunConfig):
-    word_head: str = "models/minilm-words"  # its likeliest words follow the prefix (when words > 0)
+class PrefixTrainConfig(SequenceRunConfig):
     out: str = "runs/minilm-prefix"
     slots: int = 4
-    words: int = 16
+    words: int = 16  # the word head's likeliest words follow the prefix (0: none)
     rank: int = 16
     hidden: int = 1024
-    max_len: int = 40
-    epochs: int = 1
     batch_size: int = 16
     lr: float = 5e-4
     warmup: int = 100
     val_limit: int = 50  # Gemma writes slowly on a CPU (about 1.4 s a sentence, greedy)
     eval_every: int = 500  # steps; 0: at each epoch's end only
-    spans: int = 0
 
 
 def sub_vocabulary(tokenizer, texts: list[str]) -> tuple[torch.Tensor, list[list[int]]]:
