@@ -11,6 +11,7 @@ from pathlib import Path
 
 from unembed.rag.chunk import PART_MIN_WORDS, split_words
 from unembed.rag.compare import contains_answer, read_qa
+from unembed.rag.ingest import DEFAULT_PARTS
 
 HERE = Path(__file__).resolve().parent
 SETS = {"rag_qa": "rag_compare_rare.json", "rag_qa_b": "rag_compare_b.json"}
@@ -28,7 +29,7 @@ def main() -> None:
                 continue
             found += 1
             for name, reach in (("even", 0), ("phrase_aware", 2)):
-                runs = split_words(text, 3, PART_MIN_WORDS, reach=reach)
+                runs = split_words(text, DEFAULT_PARTS, PART_MIN_WORDS, reach=reach)
                 if not any(contains_answer(run, answer) for run in runs):
                     split[name].append(" | ".join(runs))
         out[qa] = {"answers_in_lossless_context": found, **{f"split_{k}": len(v) for k, v in split.items()},

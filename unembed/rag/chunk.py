@@ -15,6 +15,7 @@ from typing import Callable
 from ..data.corpus import MAX_TOKENS
 from ..data.sources import split_sentences
 from ..errors import InputError
+from ..invert.variants import QUANTITIES
 
 SUFFIXES = (".txt", ".md", ".markdown")
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -61,10 +62,10 @@ def _split_long(sentence: str, count: Callable[[str], int], max_tokens: int) -> 
 PART_MIN_WORDS = 6  # a shorter run carries too little for its vector to come back as words
 
 
-# a cut right after these leaves a word whose phrase continues in the next run ("the | Bay of Fundy")
-_LEADS_ON = set("a an the no not of in on at to for by with from into and or but as than his her its their our my your "
-                "one two three four five six seven eight nine ten twelve twenty thirty forty fifty hundred thousand "
-                "million billion few several".split())
+# a cut right after these leaves a word whose phrase continues in the next run ("the | Bay of Fundy",
+# "six | weeks"): articles, prepositions, conjunctions, possessives, and the search's quantity words
+_LEADS_ON = set("a an the no not of in on at to for by with from into and or but as than his her its their our my your".split()
+                ) | set(QUANTITIES)
 
 
 def _cut_cost(words: list[str], j: int) -> float:
