@@ -48,9 +48,6 @@ def main() -> None:
                     "target, away from each step's best text (default: the inverter's own setting)")
     ap.add_argument("--local", default="0.1", help="align+search runs, one per value of AlignedInverter.local "
                     "(0: anchor at the best candidate alone; crossed with the above)")
-    ap.add_argument("--kernel", default="0", help="align+search runs, one per value of AlignedInverter.kernel (the "
-                    "guide's kernel correction width; 0: off; crossed with the above)")
-    ap.add_argument("--anchors", type=int, default=2048, help="scored candidates a kernel-corrected guide reads")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "any_embedder.json")
     args = ap.parse_args()
 
@@ -102,15 +99,12 @@ def main() -> None:
             own = own_word_probe(victim)
         if args.own_residual is not None:
             inv.refiner.own_residual = bool(args.own_residual)
-        for x, dn, op, lo, kw in [(float(x), float(d), int(o), float(lo), float(kw)) for x in args.extrapolate.split(",")
-                                  for d in args.denoise.split(",") for o in args.own_probe.split(",")
-                                  for lo in args.local.split(",") for kw in args.kernel.split(",")]:
+        for x, dn, op, lo in [(float(x), float(d), int(o), float(lo)) for x in args.extrapolate.split(",")
+                              for d in args.denoise.split(",") for o in args.own_probe.split(",") for lo in args.local.split(",")]:
             inv.extrapolate, inv.denoise, inv.refiner.own_probe, inv.local = x, dn, own if op else None, lo
-            inv.kernel, inv.anchors = kw, args.anchors if kw > 0 else 32
             t = time.perf_counter()
             recon = inv.invert(v_test, steps=args.steps, beam=args.beam)
-            row = {"pairs": n, "extrapolate": x, "denoise": dn, "own_probe": bool(op), "local": lo, "kernel": kw,
-                   "anchors": inv.anchors,
+            row = {"pairs": n, "extrapolate": x, "denoise": dn, "own_probe": bool(op), "local": lo,
                    "own_residual": bool(op and inv.refiner.own_residual),
                    "setup_queries": len(own.vocab) if op else 0, **score(recon, (time.perf_counter() - t) / len(test),
                                                          float(np.mean(inv.queries_per_text)))}

@@ -164,24 +164,3 @@ def test_local_guide_blends_many_found_candidates(minilm):
     assert abs(w.sum() - 1) < 1e-5
     own = inv.anchored_guides(target, [text], target, near=[([text] + cands, np.concatenate([target, ys]))])
     assert np.allclose(own, truth, atol=1e-5)
-
-
-def test_kernel_guide_learns_the_maps_error_from_scored_candidates(minilm):
-    """With `kernel`, the guide is the map corrected by its own error at the candidates the search
-    scored (kernel ridge regression): near them it lands close to the true minilm vector, at the
-    target's own text almost on it, and far from every candidate it leaves the map alone."""
-    from unembed.invert.align import kernel_correction
-
-    victim, a, inv = _secret_alignment(minilm)
-    text = "The minister said the new railway line would open next spring."
-    words = text.split()
-    cands = [" ".join(words[:i] + words[i + 3:]) for i in range(len(words) - 2)]
-    truth, target, ys = minilm.embed([text])[0], victim.embed([text]), victim.embed(cands)
-    inv.kernel = 0.2
-    mapped = float(a(target)[0] @ truth)
-    kernel = float(inv.anchored_guides(target, cands[:1], ys[:1], near=[(cands, ys)])[0] @ truth)
-    assert kernel > 0.95 and kernel > mapped + 0.3, (mapped, kernel)
-    own = inv.anchored_guides(target, [text], target, near=[([text] + cands, np.concatenate([target, ys]))])
-    assert float(own[0] @ truth) > 0.99
-    far = kernel_correction(-target[0], ys, np.ones((len(ys), 384), np.float32))
-    assert np.abs(far).max() < 1e-2

@@ -131,8 +131,7 @@ class AlignedInverter:
     candidate also re-aims the guide from it (see `anchored_guides`)."""
 
     def __init__(self, alignment: Alignment, embedder, inner, name: str, refiner=None, anchored: bool = True,
-                 extrapolate: float = 0.0, denoise: float = 0.0, local: float = 0.1, kernel: float = 0.0,
-                 kernel_ridge: float = 0.1, anchors: int = 32):
+                 extrapolate: float = 0.0, denoise: float = 0.0, local: float = 0.1):
         if (embedder.name, embedder.dim) != tuple(alignment.source):
             raise MismatchError(f"this map reads {alignment.source[0]} ({alignment.source[1]}-d) vectors, "
                                 f"not {embedder.name} ({embedder.dim}-d)")
@@ -142,10 +141,6 @@ class AlignedInverter:
         self.denoise = denoise
         # > 0: anchor at many found candidates at once (`local_weights`, this its ridge strength); 0: the best one alone
         self.local = local
-        # > 0: correct the map at each guide by kernel ridge regression of its error at the searched candidates
-        # (`kernel_correction`, this the RBF width in cosine); takes precedence over `local`
-        self.kernel, self.kernel_ridge = kernel, kernel_ridge
-        self.anchors = anchors  # how many of the search's closest scored candidates (with vectors) a guide reads
         if refiner is not None:
             self.queries = 0
         self._known_vecs: dict[str, np.ndarray] = {}  # text → target-space vector, for one invert call
@@ -170,7 +165,6 @@ class AlignedInverter:
         if self.refiner is None:
             return self.inner.invert(self.guides(vectors), steps=steps, beam=beam)
         before, self._known_vecs = self.refiner.queries, {}
-        self.refiner.near_count = self.anchors
         out = self.refiner.invert(vectors, steps=steps, beam=beam, guides=self.guides(vectors),
                                   reguide=self.anchored_guides if self.anchored else None)
         self.queries += self.refiner.queries - before
@@ -185,20 +179,16 @@ class AlignedInverter:
         guides reach minilm cosine 0.86, and 0.93 from anchors at 0.90.
         With `near` (per target: the search's closest candidates, best first, and their source vectors)
         and `local` > 0, the anchor is a weighted blend of them (`local_weights`) instead of the best alone."""
-        if near is None or (self.local <= 0 and self.kernel <= 0) or any(n is None for n in near):
+        if near is None or self.local <= 0 or any(n is None for n in near):
             here = self._embed_known(texts)
             step = self.alignment.project(targets) - self.alignment.project(vectors)
             return l2_normalise(here + (1 + self.extrapolate) * step)
         flat = self._embed_known([t for ts, _ in near for t in ts])
         out, at = [], 0
         for y, (ts, ys) in zip(targets, near):
+            a = local_weights(y, ys, self.local)
             x = flat[at:at + len(ts)]
             at += len(ts)
-            if self.kernel > 0:
-                fix = kernel_correction(y, ys, x - self.alignment.project(ys), self.kernel, self.kernel_ridge)
-                out.append(self.alignment.project(y[None])[0] + fix)
-                continue
-            a = local_weights(y, ys, self.local)
             step = self.alignment.project(y[None])[0] - a @ self.alignment.project(ys)
             out.append(a @ x + (1 + self.extrapolate) * step)
         return l2_normalise(np.stack(out))
@@ -225,18 +215,3 @@ def local_weights(target: np.ndarray, anchors: np.ndarray, strength: float = 0.1
     c = np.linalg.solve(d @ d.T + strength * np.eye(len(anchors)), d @ (target - anchors[0]))
     c[0] += 1.0 - c.sum()
     return c.astype(np.float32)
-
-
-def kernel_correction(target: np.ndarray, anchors: np.ndarray, residuals: np.ndarray, width: float = 0.2,
-                      ridge: float = 0.1) -> np.ndarray:
-    """The map's error at `target` predicted from its errors at `anchors` (residuals: each anchor's true
-    vector in the other space minus its mapped one) by kernel ridge regression, RBF kernel
-    exp((cos − 1)/width) on unit vectors: a Gaussian-process correction, sure near the anchors and
-    fading to none far from them. Every candidate the search scored is such a pair at no extra
-    query, and they crowd around the target. Measured (one-off, 12 val texts, mpnet → minilm,
-    1,000 pairs, all ~1,800 scored candidates per text): minilm cosine of the guide 0.837 from
-    local_weights over the closest 32, 0.875 from this over the closest 2,048 (width 0.2, ridge 0.1)."""
-    gram = np.exp((anchors @ anchors.T - 1.0) / width)
-    k = np.exp((anchors @ target - 1.0) / width)
-    alpha = np.linalg.solve(gram.astype(np.float64) + ridge * np.eye(len(anchors)), k.astype(np.float64))
-    return (alpha @ residuals).astype(np.float32)
