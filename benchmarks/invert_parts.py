@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--min-words", type=int, default=14)
     ap.add_argument("--max-words", type=int, default=30)
-    ap.add_argument("--parts", default="1,2,3")
+    ap.add_argument("--parts", default="1,2,3", help="P or P:W, W the fewest words a part may keep (default 1)")
     ap.add_argument("--split", default="test", choices=("test", "val"), help="val: for development")
     ap.add_argument("--steps", type=int, default=None, help="search steps (default: the inverter's)")
     ap.add_argument("--beam", type=int, default=None, help="search beam (default: the inverter's)")
@@ -44,13 +44,17 @@ def main() -> None:
     texts = [t for t in read_split(args.split) if args.min_words <= len(t.split()) <= args.max_words][: args.n]
     truth = embedder.embed(texts)
     rows = []
-    for parts in [int(p) for p in args.parts.split(",")]:
-        t0, joined = time.perf_counter(), []
+    for spec in args.parts.split(","):
+        parts, _, least = spec.partition(":")
+        parts, least = int(parts), int(least or 1)
+        t0, joined, vectors = time.perf_counter(), [], 0
         for text in tqdm(texts, desc=f"{parts} part(s)", unit=" text"):
-            pieces = split_words(text, parts)
+            pieces = split_words(text, parts, least)
+            vectors += len(pieces) + (len(pieces) > 1)  # the parts', and the text's own for retrieval
             # one call per piece, as a store would read them: no piece sees another's search
             joined.append(" ".join(inverter.invert(embedder.embed([p]), steps=steps, beam=beam)[0] for p in pieces))
-        row = {"parts": parts, "vectors_per_text": parts + (parts > 1), "bleu": round(metrics.bleu(joined, texts), 2),
+        row = {"parts": parts, "part_min_words": least, "vectors_per_text": round(vectors / len(texts), 2),
+               "bleu": round(metrics.bleu(joined, texts), 2),
                "token_f1": round(metrics.token_f1(joined, texts), 4),
                "exact_match": metrics.exact_match(joined, texts),
                "cosine": round(metrics.cosine(truth, embedder.embed(joined)), 4),

@@ -15,6 +15,7 @@ from conftest import JSONHandler
 from unembed.errors import InputError
 from unembed.rag.chunk import chunk_text, clean_markdown, split_words
 from unembed.rag.compare import contains_answer
+from unembed.rag.ingest import DEFAULT_PARTS
 
 QA = Path(__file__).resolve().parent.parent / "benchmarks" / "rag_qa"
 
@@ -61,9 +62,10 @@ def test_cli_ingest_ask_delete(isolated_home):
     assert r.returncode == 0, r.stderr
     summary = json.loads((isolated_home / "ingest.json").read_text())
     assert summary["added"] == 8 and summary["mode"] == "lossy" and summary["store_chunks"] > 50
-    assert summary["parts"] == 3 and "up to 3 part vectors a chunk" in cli("rag", "info", "--store", str(store)).stdout
+    assert summary["parts"] == DEFAULT_PARTS
+    assert f"up to {DEFAULT_PARTS} part vectors a chunk" in cli("rag", "info", "--store", str(store)).stdout
     r = cli("rag", "ingest", str(QA / "docs"), "--store", str(store), "--parts", "1")
-    assert r.returncode == 2 and "parts 3" in r.stderr
+    assert r.returncode == 2 and f"parts {DEFAULT_PARTS}" in r.stderr
     out = isolated_home / "ask.json"
     r = cli("rag", "ask", "When did Vesuvius last erupt?", "--store", str(store), "--k", "2", "--no-generate",
             "--steps", "1", "--beam", "1", "--json", str(out))

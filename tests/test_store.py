@@ -8,7 +8,7 @@ import pytest
 
 from unembed.errors import InputError, MismatchError, StoreError
 from unembed.rag.chunk import PART_MIN_WORDS, split_words
-from unembed.rag.ingest import ingest, open_or_create
+from unembed.rag.ingest import DEFAULT_PARTS, ingest, open_or_create
 from unembed.store import StoreInfo, bytes_per_vector, create_store, open_store
 from unembed.store.encodings import decode, encode
 
@@ -132,7 +132,7 @@ def part_truth(where: Path, minilm) -> dict[str, np.ndarray | None]:
     """Per chunk id of the QA documents, what its part vectors should be: its word runs, embedded."""
     plain = create_store(where, StoreInfo("minilm", 384, "lookup", mode="lossless"))
     ingest([QA_DOCS], plain, minilm, progress=False)
-    runs = {h.id: split_words(h.text, 3, PART_MIN_WORDS) for h in plain.rows()}
+    runs = {h.id: split_words(h.text, DEFAULT_PARTS, PART_MIN_WORDS) for h in plain.rows()}
     return {i: minilm.embed(r) if len(r) > 1 else None for i, r in runs.items()}
 
 
@@ -146,7 +146,7 @@ def test_part_vectors_are_kept_sealed_rekeyed_and_refused_when_mismatched(tmp_pa
     truth = part_truth(tmp_path / "plain", minilm)
     key = b"a part-vector key, 16+ bytes"
     store = open_or_create(tmp_path / "s", minilm, "lookup", encoding="int8", key=key)
-    assert store.info.parts == 3 and open_or_create(tmp_path / "l", minilm, "lookup", mode="lossless").info.parts == 1
+    assert store.info.parts == DEFAULT_PARTS and open_or_create(tmp_path / "l", minilm, "lookup", mode="lossless").info.parts == 1
     ingest([QA_DOCS], store, minilm, progress=False)
     rows = open_store(tmp_path / "s", key=key).rows()
     assert len(rows) == len(truth) and sum(truth[h.id] is not None for h in rows) > 40
@@ -157,7 +157,7 @@ def test_part_vectors_are_kept_sealed_rekeyed_and_refused_when_mismatched(tmp_pa
     assert not [n for n in needles if n in disk]
     moved = open_store(tmp_path / "s", key=key).rekey(b"the rotated part-vector key")
     assert all(np.array_equal(a.parts, b.parts) for a, b in zip(rows, moved.rows()) if a.parts is not None)
-    with pytest.raises(MismatchError, match="parts 3"):
+    with pytest.raises(MismatchError, match=f"parts {DEFAULT_PARTS}"):
         open_or_create(tmp_path / "s", minilm, "lookup", parts=1, key=b"the rotated part-vector key")
     with pytest.raises(InputError, match="parts must be"):
         StoreInfo("minilm", 384, "lookup", parts=0)
@@ -166,7 +166,7 @@ def test_part_vectors_are_kept_sealed_rekeyed_and_refused_when_mismatched(tmp_pa
 
 def test_qdrant_local_mode_same_surface(tmp_path, minilm):
     loc = f"qdrant:{tmp_path / 'q'}"
-    store = create_store(loc, StoreInfo("minilm", 384, "lookup", mode="lossy", encoding="f16", parts=3))
+    store = create_store(loc, StoreInfo("minilm", 384, "lookup", mode="lossy", encoding="f16", parts=DEFAULT_PARTS))
     ingest([QA_DOCS], store, minilm, progress=False)
     store.client.close()
     store = open_store(loc)

@@ -280,7 +280,7 @@ def rag_ingest(
     lossy_pattern: Annotated[Optional[List[str]], typer.Option(help="hybrid: glob of documents kept lossy (repeatable).")] = None,
     parts: Annotated[Optional[int], typer.Option(help="A new store keeps the vectors of up to this many runs of words "
                                                  "per text-less chunk, read back instead of its own vector "
-                                                 "(default 3; 1: the chunk's vector only).")] = None,
+                                                 "(default 4; 1: the chunk's vector only).")] = None,
     embedder: EmbedderOpt = "minilm",
     inverter: InverterOpt = None,
     max_tokens: ChunkTokensOpt = MAX_TOKENS,
@@ -422,7 +422,7 @@ def rag_compare(
     questions: Annotated[Path, typer.Option(help="TSV: question<TAB>answer.")] = ...,
     k: Annotated[int, typer.Option(help="Chunks to retrieve.")] = 5,
     encodings: Annotated[str, typer.Option(help="Lossy encodings to compare, comma-separated.")] = "f32,f16,int8,binary",
-    parts: Annotated[str, typer.Option(help="Part vectors per lossy chunk to compare, comma-separated (a row each).")] = "1,3",
+    parts: Annotated[str, typer.Option(help="Part vectors per lossy chunk to compare, comma-separated (a row each).")] = "1,4",
     max_tokens: ChunkTokensOpt = MAX_TOKENS,
     generate: Annotated[bool, typer.Option("--generate/--no-generate", help="Also answer with the generator.")] = False,
     generator: GeneratorOpt = "gemma",

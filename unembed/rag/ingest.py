@@ -16,7 +16,7 @@ from .chunk import PART_MIN_WORDS, chunk_text, file_hash, find_files, split_word
 if TYPE_CHECKING:
     import numpy as np
 
-DEFAULT_PARTS = 3  # thirds: BLEU 14 -> 30 on read-back for 4 vectors a chunk (benchmarks/invert_parts.py)
+DEFAULT_PARTS = 4  # with PART_MIN_WORDS' floor, the best read-back on val text (benchmarks/invert_parts.py)
 
 
 def doc_id(path: Path) -> str:
