@@ -422,7 +422,8 @@ def rag_compare(
     questions: Annotated[Path, typer.Option(help="TSV: question<TAB>answer.")] = ...,
     k: Annotated[int, typer.Option(help="Chunks to retrieve.")] = 5,
     encodings: Annotated[str, typer.Option(help="Lossy encodings to compare, comma-separated.")] = "f32,f16,int8,binary",
-    parts: Annotated[str, typer.Option(help="Part vectors per lossy chunk to compare, comma-separated (a row each).")] = "1,4",
+    parts: Annotated[Optional[str], typer.Option(help="Part vectors per lossy chunk to compare, comma-separated (a row "
+                                                 "each; default: 1 and ingest's default).")] = None,
     max_tokens: ChunkTokensOpt = MAX_TOKENS,
     generate: Annotated[bool, typer.Option("--generate/--no-generate", help="Also answer with the generator.")] = False,
     generator: GeneratorOpt = "gemma",
@@ -439,9 +440,11 @@ def rag_compare(
     """Build lossless and lossy stores from the same documents and compare them side by side."""
     from .generate import load_generator
     from .rag.compare import compare
+    from .rag.ingest import DEFAULT_PARTS
     from .store.encodings import check_encoding
 
     encs = [check_encoding(e.strip()) for e in encodings.split(",") if e.strip()]
+    parts = f"1,{DEFAULT_PARTS}" if parts is None else parts
     try:
         part_counts = [int(p) for p in parts.split(",") if p.strip()]
     except ValueError:
