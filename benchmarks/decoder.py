@@ -5,8 +5,8 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
    hypothesis alone (steps 0: the feedback ablation); the search without the decoder (the
    previous default); the search seeded by the decoder without re-guiding; the same with the decoder
    re-aimed at each step (the shipped default), also with every proposal embedded in float32
-   rather than screened by a bfloat16 draft, without spelling variants (variants.py), and without
-   the word probe's rare dictionary words; with the whole train split (467k sentences, not the first
+   rather than screened by a bfloat16 draft, without spelling variants (variants.py), without
+   the word probe's rare dictionary words, and without piece edits (pieces.py); with the whole train split (467k sentences, not the first
    50k) as the reference set that lookup and the search's seeds come from; and with the decoder's
    vote on each step's closest proposals. Issue 3's architecture (b), a trained Gemma prefix inverter
    (`--prefix DIR`, from `unembed train --model prefix`), in the bag decoder's place: its hypothesis
@@ -17,7 +17,7 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
    joining consecutive test sentences (the decoder was trained on texts of at most 40 tokens).
 
     python benchmarks/decoder.py [--n 100] [--n-ood 50] [--n-grid 20] [--n-length 20]
-                                 [--rows lookup,lookupfull,hypothesis,nodecoder,noreguide,nodraft,novariants,norare,default,fullref,vote,prefixhyp,prefix]
+                                 [--rows lookup,lookupfull,hypothesis,nodecoder,noreguide,nodraft,novariants,norare,nopieces,default,fullref,vote,prefixhyp,prefix]
                                  [--prefix runs/minilm-prefix]
                                  [--split test|val]
                                  [--json benchmarks/results/decoder.json]
@@ -75,7 +75,7 @@ def by_length(texts: list[str], n: int) -> dict[int, list[str]]:
     return out
 
 
-ROWS = ("lookup", "lookupfull", "hypothesis", "nodecoder", "noreguide", "nodraft", "novariants", "norare", "default",
+ROWS = ("lookup", "lookupfull", "hypothesis", "nodecoder", "noreguide", "nodraft", "novariants", "norare", "nopieces", "default",
         "fullref", "vote", "prefixhyp", "prefix")
 DEFAULT_ROWS = ROWS[:-2]  # the Gemma rows need a trained prefix inverter
 
@@ -138,6 +138,7 @@ def main() -> None:
                                     decoder_weight=0.01),
                 "nodraft": lambda: run(inv, texts, steps, beam, "default, every proposal embedded in float32", draft=False),
                 "novariants": lambda: run(inv, texts, steps, beam, "default without spelling variants", variants=False),
+                "nopieces": lambda: run(inv, texts, steps, beam, "default without piece edits", pieces=None),
                 "norare": lambda: run(inv, texts, steps, beam, "default without the probe's rare words", on=inv.probe, rare_count=0),
                 "prefixhyp": lambda: run(inv, texts, 0, 1, "hypothesis alone (Gemma prefix, no feedback)", decoder=gemma()),
                 "prefix": lambda: run(inv, texts, steps, beam, "Gemma prefix + search, no re-guiding", decoder=gemma(),

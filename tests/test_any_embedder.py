@@ -107,6 +107,22 @@ def test_gradient_proposals_are_single_word_swaps_that_help(minilm):
     assert max(minilm.embed([" ".join(s) for s in swaps]) @ target) > base
 
 
+def test_piece_edits_build_a_name_no_word_list_holds(minilm):
+    """The search's near miss "Aleksey" shares wordpieces with "Aletsch"; gradient-ranked piece edits
+    inside words rebuild the name itself, and the refiner keeps a result only where it is closer."""
+    from unembed.invert.pieces import PieceRefiner
+
+    target = minilm.embed(["The Aletsch Glacier in"])[0]
+    ref = PieceRefiner(minilm)
+    text, cos, queries = ref.refine_one("the Aleksey glacier abet in", target)
+    assert "Aletsch" in text.split() and cos > 0.99 and queries > 0 and ref.passes > 0
+    assert float(minilm.embed([text])[0] @ target) == pytest.approx(cos, abs=1e-4)
+    same = minilm.embed(["the glacier"])[0]
+    assert ref.refine_one("the glacier", same) == ("the glacier", pytest.approx(1.0, abs=1e-4), 0)
+    stuck = PieceRefiner(minilm, accept=1.01)  # what cannot reach `accept` comes back unchanged
+    assert stuck.refine_one("the Aleksey glacier abet in", target, 0.5)[:2] == ("the Aleksey glacier abet in", 0.5)
+
+
 def _secret_alignment(minilm):
     """A victim that is minilm seen through a fixed random linear map and renormalised, its map
     back into minilm from 12 pairs, and the aligned inverter over them."""

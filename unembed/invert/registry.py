@@ -100,8 +100,12 @@ def load_inverter(spec: str | None, embedder):
         polisher = FluencyPolisher(embedder, TrigramLM.for_texts(words))
         head = shipped_word_head(embedder)
         decoder = shipped_decoder(embedder, head)
-        return SearchInverter(embedder, index, name=spec, probe=probe, polisher=polisher,
-                              words=head, decoder=decoder, extrapolate=1.0 if decoder is not None else 0.0)
+        inv = SearchInverter(embedder, index, name=spec, probe=probe, polisher=polisher,
+                             words=head, decoder=decoder, extrapolate=1.0 if decoder is not None else 0.0)
+        if hasattr(embedder, "torch_embed_from_inputs"):  # white-box: words built piece by piece, last
+            from .pieces import PieceRefiner
+            inv.pieces = PieceRefiner(embedder, known=inv._known_words())
+        return inv
     if kind in ("zero-shot", "zero-shot+grad"):
         return zero_shot(embedder, spec, arg, gradient=kind.endswith("+grad"))
     if kind in ("align", "align+search"):
@@ -112,6 +116,7 @@ def load_inverter(spec: str | None, embedder):
         alignment = Alignment.load(arg)
         target = load_embedder(alignment.target[0])
         inner = load_inverter(None, target)
+        inner.pieces = None  # a mapped vector is an estimate: piece edits would spell out its error
         refiner = None
         if kind == "align+search":
             from .search import SearchInverter

@@ -4,10 +4,12 @@ Start from the reference texts nearest the target, then propose word edits (dele
 insert, swap, splice with another neighbour, respell: variants.py), re-embed every proposal and
 keep the `beam` whose embeddings are closest to the target. Proposals draw words from the
 neighbours and from the word probe (the vocabulary words whose own embeddings are nearest the
-target), so the search stays on the target's topic yet can reach names and numbers no neighbour holds. Black-box: it only ever
+target), so the search stays on the target's topic yet can reach names and numbers no neighbour holds. The search is black-box: it only ever
 calls `embedder.embed`, and `embed_draft` where the embedder has a bfloat16 draft: that ranks each
 step's proposals, and only each text's closest are embedded exactly, so the beam's cosines stay
-exact. A last stage (fluency.py) reorders the words the search found towards a trigram model of
+exact. With `pieces` (pieces.py, white-box; the default for a torch embedder) short results are then
+edited inside their words, wordpiece by wordpiece, which can spell out a name no word list holds.
+A last stage (fluency.py) reorders the words the search found towards a trigram model of
 the training split, keeping only orders that lose no cosine.
 With a trained bag decoder (decoder.py) this is vec2text's shape: the decoder's sentences are the
 hypotheses, and the search is the corrector that re-embeds and edits them. With `extrapolate`, each
@@ -61,7 +63,7 @@ class SearchInverter:
                  gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
                  bag_seed: bool = True, decoder=None, decoder_beam: int = 8, decoder_weight: float = 0.0,
                  extrapolate: float = 0.0, draft: bool = True, variants: bool = True, own_probe=None,
-                 numbers: bool = False, hint_weight: float = 20.0):
+                 numbers: bool = False, hint_weight: float = 20.0, pieces=None):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -112,6 +114,7 @@ class SearchInverter:
         # per hint word (invert's `hints`: e.g. the question a lossy RAG chunk was retrieved for), like a
         # word the head gives p ≈ 0.1; set once, before any run, not tuned
         self.hint_weight = hint_weight
+        self.pieces = pieces  # a PieceRefiner (white-box): builds words piece by piece after the search
 
     def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = idx.reshape(-1)
@@ -338,6 +341,14 @@ class SearchInverter:
                 if improved:
                     self._reguide(improved, reguide)
         texts = [" ".join(st.beam[0][2]) for st in states]
+        if self.pieces is not None and steps > 0 and self.max_queries is None:  # a budget leaves them out
+            for k, st in enumerate(states):
+                text, cos, used = self.pieces.refine_one(texts[k], v[k], st.beam[0][1])
+                st.queries += used
+                self.queries += used
+                if text != texts[k]:
+                    texts[k] = text
+                    st.trace.append((cos, text))
         if self.polisher is not None and steps > 0:
             polished, cosines = self.polisher.polish(texts, v)
             for st, before, after, c in zip(states, texts, polished, cosines):
