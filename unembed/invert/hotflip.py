@@ -24,8 +24,8 @@ class GradientProposer:
         special = set(tok.all_special_ids)
         vocab = tok.get_vocab()
         ids = sorted(i for t, i in vocab.items() if i not in special and t.isalnum() and not t.startswith("##"))
-        self.word_ids = np.asarray(ids)
         self.words = [tok.convert_ids_to_tokens(i) for i in ids]
+        self.word_table = self.table[ids].detach().clone()  # gathered once, not at every proposal
         self.passes = 0  # forward+backward passes spent (white-box compute, not black-box queries)
 
     def propose(self, hyp: tuple[str, ...], target: np.ndarray) -> list[tuple[str, ...]]:
@@ -49,12 +49,12 @@ class GradientProposer:
         self.passes += 1
         with torch.no_grad():
             pos = torch.tensor([p for p, _ in single])
-            cand = self.table[torch.as_tensor(self.word_ids)]  # C × h
+            cand = self.word_table  # C × h
             gain = grad[pos] @ cand.T - (grad[pos] * emb[pos]).sum(1, keepdim=True)  # P × C
             top = torch.topk(gain.flatten(), min(self.per_hypothesis, gain.numel())).indices
         out_hyps = []
         for flat in top.tolist():
-            p, c = divmod(flat, len(self.word_ids))
+            p, c = divmod(flat, len(self.words))
             word_index = single[p][1]
             new = self.words[c]
             if new.lower() != hyp[word_index].lower():

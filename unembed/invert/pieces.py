@@ -52,14 +52,12 @@ class PieceRefiner:
         self.table = embedder.model[0].auto_model.get_input_embeddings().weight
         special = set(tok.all_special_ids)
         vocab = tok.get_vocab()
-        self.inner_ids = np.asarray(sorted(i for t, i in vocab.items() if t.startswith("##") and t[2:].isalpha()))
-        self.head_ids = np.asarray(sorted(i for t, i in vocab.items()
-                                          if i not in special and t.isalpha() and not t.startswith("##")))
-        self.inner = [tok.convert_ids_to_tokens(int(i)) for i in self.inner_ids]
-        self.inner_table = self.table[self.inner_ids].detach().clone()  # gathered once: 20k rows per lookup is slow
-        self.head_table = self.table[self.head_ids].detach().clone()
-        self.head = [tok.convert_ids_to_tokens(int(i)) for i in self.head_ids]
-        self.queries = 0
+        inner_ids = sorted(i for t, i in vocab.items() if t.startswith("##") and t[2:].isalpha())
+        head_ids = sorted(i for t, i in vocab.items() if i not in special and t.isalpha() and not t.startswith("##"))
+        self.inner, self.head = tok.convert_ids_to_tokens(inner_ids), tok.convert_ids_to_tokens(head_ids)
+        # gathered once: gathering 20k rows at every lookup was most of the stage's time
+        self.inner_table = self.table[inner_ids].detach().clone()
+        self.head_table = self.table[head_ids].detach().clone()
         self.passes = 0
 
     def _word(self, pieces: list[str], like: str) -> str | None:
@@ -132,7 +130,7 @@ class PieceRefiner:
 
         def put(k, pieces):
             w, pre, core, post, _, _ = plan[k]
-            new = self._word(pieces, core) if pieces else None
+            new = self._word(pieces, core)
             if new:
                 out.append(tuple(words[:w]) + (pre + new + post,) + tuple(words[w + 1:]))
 
@@ -156,7 +154,6 @@ class PieceRefiner:
             return text, (float(emb.embed([text])[0] @ target) if cosine is None else cosine), 0
         if cosine is None:
             cosine = float(emb.embed([text])[0] @ target)
-            self.queries += 1
         beam = [(cosine, tuple(text.split()))]
         seen, queries, stale = {beam[0][1]}, 0, 0
         drafting = getattr(emb, "has_draft", False)
@@ -180,7 +177,6 @@ class PieceRefiner:
             stale = stale + 1 if beam[0][0] <= best + 1e-4 else 0
             if stale >= 2:
                 break
-        self.queries += queries
         if beam[0][0] >= self.accept and beam[0][0] > cosine:
             return " ".join(beam[0][1]), beam[0][0], queries
         return text, cosine, queries
