@@ -48,6 +48,8 @@ def main() -> None:
                     "target, away from each step's best text (default: the inverter's own setting)")
     ap.add_argument("--local", default="0.1", help="align+search runs, one per value of AlignedInverter.local "
                     "(0: anchor at the best candidate alone; crossed with the above)")
+    ap.add_argument("--pieces", default="1", help="0, 1 or 0,1: align+search rows without and with (the default for a "
+                    "torch victim) piece edits on the victim (white-box: its tokenizer and gradients)")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "any_embedder.json")
     args = ap.parse_args()
 
@@ -95,6 +97,9 @@ def main() -> None:
         inv = load_inverter(f"align+search:{path}", victim)
         result["align_search"] = []
         own = None
+        # piece edits (on by default for a torch victim) are the search's last stage: run here on its results,
+        # so that one search gives the rows without and with them (+1 query a text: the result's own cosine)
+        pieces, inv.refiner.pieces = inv.refiner.pieces if "1" in args.pieces.split(",") else None, None
         if "1" in args.own_probe.split(","):  # the victim's own word probe: 10k words it embeds once
             own = own_word_probe(victim)
         if args.own_residual is not None:
@@ -104,12 +109,22 @@ def main() -> None:
             inv.extrapolate, inv.denoise, inv.refiner.own_probe, inv.local = x, dn, own if op else None, lo
             t = time.perf_counter()
             recon = inv.invert(v_test, steps=args.steps, beam=args.beam)
-            row = {"pairs": n, "extrapolate": x, "denoise": dn, "own_probe": bool(op), "local": lo,
-                   "own_residual": bool(op and inv.refiner.own_residual),
-                   "setup_queries": len(own.vocab) if op else 0, **score(recon, (time.perf_counter() - t) / len(test),
-                                                         float(np.mean(inv.queries_per_text)))}
-            result["align_search"].append(row)
-            print(json.dumps({k: v for k, v in row.items() if k != "example"}), flush=True)
+            seconds, queries = time.perf_counter() - t, np.array(inv.queries_per_text, dtype=float)
+            settings = {"pairs": n, "extrapolate": x, "denoise": dn, "own_probe": bool(op), "local": lo,
+                        "own_residual": bool(op and inv.refiner.own_residual), "setup_queries": len(own.vocab) if op else 0}
+            rows = []
+            if "0" in args.pieces.split(",") or pieces is None:  # a victim with no gradients: the search alone
+                rows.append({**settings, "pieces": False, **score(recon, seconds / len(test), float(queries.mean()))})
+            if pieces is not None:
+                t = time.perf_counter()
+                for i, (text, y) in enumerate(zip(recon, v_test)):
+                    recon[i], _, used = pieces.refine_one(text, y)
+                    queries[i] += used + 1
+                seconds += time.perf_counter() - t
+                rows.append({**settings, "pieces": True, **score(recon, seconds / len(test), float(queries.mean()))})
+            for row in rows:
+                result["align_search"].append(row)
+                print(json.dumps({k: v for k, v in row.items() if k != "example"}), flush=True)
 
     result["zero_shot"] = []
     for budget in [int(x) for x in args.budgets.split(",") if x]:

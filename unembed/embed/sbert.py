@@ -87,6 +87,11 @@ class SentenceTransformerEmbedder:
         out = self.model({k: v.to(self.device) for k, v in feats.items()})["sentence_embedding"]
         return F.normalize(out, dim=-1)
 
+    def token_table(self):
+        """The transformer's input embedding matrix (vocabulary × width, a torch Parameter): what the
+        white-box stages rate token swaps against and feed `torch_embed_from_inputs` from."""
+        return self.model[0].auto_model.get_input_embeddings().weight
+
     def torch_embed_from_inputs(self, inputs_embeds, attention_mask):
         """Embeddings from token *input embeddings* (for gradient-guided token search)."""
         import torch

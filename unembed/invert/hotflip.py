@@ -20,7 +20,7 @@ class GradientProposer:
         self.embedder, self.per_hypothesis = embedder, per_hypothesis
         tok = embedder.tokenizer
         self.tokenizer = tok
-        self.table = embedder.model[0].auto_model.get_input_embeddings().weight  # V × h
+        self.table = embedder.token_table()  # V × h
         special = set(tok.all_special_ids)
         vocab = tok.get_vocab()
         ids = sorted(i for t, i in vocab.items() if i not in special and t.isalnum() and not t.startswith("##"))

@@ -102,9 +102,7 @@ def load_inverter(spec: str | None, embedder):
         decoder = shipped_decoder(embedder, head)
         inv = SearchInverter(embedder, index, name=spec, probe=probe, polisher=polisher,
                              words=head, decoder=decoder, extrapolate=1.0 if decoder is not None else 0.0)
-        if hasattr(embedder, "torch_embed_from_inputs"):  # white-box: words built piece by piece, last
-            from .pieces import PieceRefiner
-            inv.pieces = PieceRefiner(embedder, known=inv._known_words())
+        inv.pieces = piece_refiner(embedder, inv._known_words())
         return inv
     if kind in ("zero-shot", "zero-shot+grad"):
         return zero_shot(embedder, spec, arg, gradient=kind.endswith("+grad"))
@@ -116,14 +114,24 @@ def load_inverter(spec: str | None, embedder):
         alignment = Alignment.load(arg)
         target = load_embedder(alignment.target[0])
         inner = load_inverter(None, target)
-        inner.pieces = None  # a mapped vector is an estimate: piece edits would spell out its error
+        # piece edits score against the vector they are given: a mapped vector is an estimate, and they would
+        # spell out its error; the true vector (align+search's refiner, white-box victims) is where they pay
+        inner.pieces = None
         refiner = None
         if kind == "align+search":
             from .search import SearchInverter
             refiner = SearchInverter(embedder, inner.index, name=spec, probe=inner.probe, words=inner.words,
-                                     decoder=inner.decoder)
+                                     decoder=inner.decoder, pieces=piece_refiner(embedder, inner._known_words()))
         return AlignedInverter(alignment, embedder, inner, name=spec, refiner=refiner)
     raise UnknownModelError(f"unknown inverter {spec!r}: use {SPECS}")
+
+
+def piece_refiner(embedder, known: set[str] | None):
+    """Piece edits (pieces.py) for a torch embedder, whose tokenizer and gradients they need; else None."""
+    if not hasattr(embedder, "torch_embed_from_inputs"):
+        return None
+    from .pieces import PieceRefiner
+    return PieceRefiner(embedder, known=known)
 
 
 def zero_shot(embedder, spec: str = "zero-shot", budget: str | None = None, gradient: bool = False):
