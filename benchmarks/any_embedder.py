@@ -114,17 +114,19 @@ def main() -> None:
                         "own_residual": bool(op and inv.refiner.own_residual), "setup_queries": len(own.vocab) if op else 0}
             rows = []
             if "0" in args.pieces.split(",") or pieces is None:  # a victim with no gradients: the search alone
-                rows.append({**settings, "pieces": False, **score(recon, seconds / len(test), float(queries.mean()))})
+                rows.append({**settings, "pieces": False, **score(recon, seconds / len(test), float(queries.mean())),
+                             "texts": list(recon)})
             if pieces is not None:
                 t = time.perf_counter()
                 for i, (text, y) in enumerate(zip(recon, v_test)):
                     recon[i], _, used = pieces.refine_one(text, y)
                     queries[i] += used + 1
                 seconds += time.perf_counter() - t
-                rows.append({**settings, "pieces": True, **score(recon, seconds / len(test), float(queries.mean()))})
+                rows.append({**settings, "pieces": True, **score(recon, seconds / len(test), float(queries.mean())),
+                             "texts": list(recon)})
             for row in rows:
                 result["align_search"].append(row)
-                print(json.dumps({k: v for k, v in row.items() if k != "example"}), flush=True)
+                print(json.dumps({k: v for k, v in row.items() if k not in ("example", "texts")}), flush=True)
 
     result["zero_shot"] = []
     for budget in [int(x) for x in args.budgets.split(",") if x]:

@@ -81,6 +81,15 @@ def test_alignment_map_then_minilm_inverter(isolated_home, vendor):
     with pytest.raises(UnknownModelError, match="alignment map not found"):
         load_inverter(f"align:{isolated_home / 'nope.npz'}", load_embedder("minilm"))
 
+    # piece edits need the victim's tokenizer and gradients, and score only against its true vector
+    assert load_inverter(f"align+search:{amap}", load_embedder(vendor)).refiner.pieces is None
+    from unembed.invert.align import Alignment
+    from unembed.invert.pieces import PieceRefiner
+    minilm = load_embedder("minilm")
+    own = Alignment.from_texts(minilm, minilm, texts.read_text().splitlines(), "procrustes").save(isolated_home / "own.npz")
+    inv = load_inverter(f"align+search:{own}", minilm)
+    assert isinstance(inv.refiner.pieces, PieceRefiner) and inv.inner.pieces is None
+
 
 def test_alignment_methods_recover_a_linear_map(minilm):
     from unembed.invert.align import Alignment
