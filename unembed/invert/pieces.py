@@ -36,7 +36,8 @@ def _editable(word: str) -> bool:
 
 class PieceRefiner:
     def __init__(self, embedder, per_piece: int = 8, per_hypothesis: int = 128, beam: int = 4, rounds: int = 12,
-                 accept: float = 0.0, known: set[str] | None = None, max_words: int = 10):
+                 accept: float = 0.0, known: set[str] | None = None, max_words: int = 10,
+                 new_word_margin: float = 0.0):
         if not hasattr(embedder, "torch_embed_from_inputs") or not hasattr(embedder, "tokenizer"):
             raise InputError(f"{embedder.name} is not a torch embedder: piece edits need its tokenizer and gradients")
         self.embedder, self.per_piece, self.beam, self.rounds, self.accept = embedder, per_piece, beam, rounds, accept
@@ -44,6 +45,10 @@ class PieceRefiner:
         # lower-cased words of a word list: a new word that is in none of them must not open with a
         # long known word ("governmentalond", "reinforcementstinging": a word with junk pieces after it)
         self.known = known
+        # > 0 (needs `known`): a text with a word in no list is returned only if it is this much closer than the
+        # closest one without such a word. Far from the target the gradient builds junk that gains as much as a
+        # name does ("lifemationonusrocity", +0.038 cosine; align+search on mpnet, README *Invert any embedder*)
+        self.new_word_margin = new_word_margin if known is not None else 0.0
         # longer texts are returned as they are: on 16 val sentences of 14–30 words piece edits bought cosine
         # (0.933 → 0.948) but no words (BLEU 6.8 → 5.9, F1 0.540 → 0.542) for 2.8× the time, while val texts
         # read back from parts of 4–8 words gained BLEU 35.8 → 39.1 (README, *Piece edits*)
@@ -52,8 +57,10 @@ class PieceRefiner:
         self.table = embedder.token_table()
         special = set(tok.all_special_ids)
         vocab = tok.get_vocab()
-        inner_ids = sorted(i for t, i in vocab.items() if t.startswith("##") and t[2:].isalpha())
-        head_ids = sorted(i for t, i in vocab.items() if i not in special and t.isalpha() and not t.startswith("##"))
+        # English letters only: a vocabulary's Cyrillic or CJK pieces raise the cosine as junk ("coinович")
+        inner_ids = sorted(i for t, i in vocab.items() if t.startswith("##") and t[2:].isascii() and t[2:].isalpha())
+        head_ids = sorted(i for t, i in vocab.items() if i not in special and t.isascii() and t.isalpha()
+                          and not t.startswith("##"))
         self.inner, self.head = tok.convert_ids_to_tokens(inner_ids), tok.convert_ids_to_tokens(head_ids)
         # gathered once: gathering 20k rows at every lookup was most of the stage's time
         self.inner_table = self.table[inner_ids].detach().clone()
@@ -67,6 +74,11 @@ class PieceRefiner:
                 and pieces[0] in self.known:
             return None
         return w[:1].upper() + w[1:] if like[:1].isupper() else w
+
+    def _plain(self, words: tuple[str, ...], had: set[str]) -> bool:
+        """Whether every word of `words` is in the word lists or was in the text the edits began from."""
+        cores = (_split_punct(w)[1].lower() for w in words)
+        return all(c in had or c in self.known or not c.isalpha() for c in cores)
 
     def _ids(self, words: list[str]) -> tuple[list[int], list[int]]:
         """[CLS] pieces [SEP], and the index in `ids` where each word's pieces start."""
@@ -156,6 +168,8 @@ class PieceRefiner:
             cosine = float(emb.embed([text])[0] @ target)
         beam = [(cosine, tuple(text.split()))]
         seen, queries, stale = {beam[0][1]}, 0, 0
+        had = {_split_punct(w)[1].lower() for w in beam[0][1]}
+        plain = beam[0]  # the closest text all of whose words are listed or were in `text`
         drafting = getattr(emb, "has_draft", False)
         for _ in range(self.rounds):
             if beam[0][0] >= 0.999 or not beam[0][1]:
@@ -173,10 +187,14 @@ class PieceRefiner:
             sims = emb.embed(texts) @ target
             queries += len(texts)
             best = beam[0][0]
-            beam = sorted(beam + [(float(s), c) for s, c in zip(sims, cands)], key=lambda z: -z[0])[:self.beam]
+            scored = [(float(s), c) for s, c in zip(sims, cands)]
+            if self.new_word_margin > 0:
+                plain = max([plain] + [sc for sc in scored if self._plain(sc[1], had)], key=lambda z: z[0])
+            beam = sorted(beam + scored, key=lambda z: -z[0])[:self.beam]
             stale = stale + 1 if beam[0][0] <= best + 1e-4 else 0
             if stale >= 2:
                 break
-        if beam[0][0] >= self.accept and beam[0][0] > cosine:
-            return " ".join(beam[0][1]), beam[0][0], queries
+        best = beam[0] if beam[0][0] >= plain[0] + self.new_word_margin else plain
+        if best[0] >= self.accept and best[0] > cosine:
+            return " ".join(best[1]), best[0], queries
         return text, cosine, queries
