@@ -11,7 +11,7 @@ is often the answer; on long ones the cosine it buys is not words.
 
 Piece edits raise cosine with non-words too ("spyonrid" for "Spyridon"); on val parts the gains
 (Lissajous, unpartisan, confidentiality) outweighed them, so any closer text is kept unless `accept`
-asks for a higher cosine.
+asks for a higher cosine, or `new_word_margin` for a lead over the closest text spelt with listed words.
 """
 from __future__ import annotations
 

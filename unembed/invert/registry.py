@@ -124,8 +124,9 @@ def load_inverter(spec: str | None, embedder):
         refiner = None
         if kind == "align+search":
             from .search import SearchInverter
+            pieces = piece_refiner(embedder, inner._known_words(), ALIGNED_NEW_WORD_MARGIN)
             refiner = SearchInverter(embedder, inner.index, name=spec, probe=inner.probe, words=inner.words,
-                                     decoder=inner.decoder, pieces=piece_refiner(embedder, inner._known_words(), ALIGNED_NEW_WORD_MARGIN))
+                                     decoder=inner.decoder, pieces=pieces)
         return AlignedInverter(alignment, embedder, inner, name=spec, refiner=refiner)
     raise UnknownModelError(f"unknown inverter {spec!r}: use {SPECS}")
 
