@@ -87,27 +87,10 @@ def load_inverter(spec: str | None, embedder):
             raise MismatchError(f"{arg} was trained for {inv.decoder.embedder_name}, not {embedder.name}")
         inv.extrapolate = 0.0  # Gemma writes too slowly on a CPU to write again after every step
         return inv
-    if kind in ("lookup", "search"):
-        texts, own = _reference(arg or None)
-        index = ReferenceIndex(embedder, texts)
-        if kind == "lookup":
-            return LookupInverter(embedder, index, name=spec)
-        from .fluency import FluencyPolisher, TrigramLM
-        from .probe import WordProbe, rare_vocab, split_vocab
-        from .search import SearchInverter
-        # a reference file is a small corpus of the user's: its own words are the probe's whole vocabulary;
-        # a count only changes how much of the train split the seeds come from
-        words = index.texts if own else read_split("train")
-        common, seen_once = split_vocab(words)
-        rare = () if own else rare_vocab(common, read_lexicon(), seen_once)
-        probe = WordProbe(embedder, common, rare=rare)
-        polisher = FluencyPolisher(embedder, TrigramLM.for_texts(words))
-        head = shipped_word_head(embedder)
-        decoder = shipped_decoder(embedder, head)
-        inv = SearchInverter(embedder, index, name=spec, probe=probe, polisher=polisher,
-                             words=head, decoder=decoder, extrapolate=1.0 if decoder is not None else 0.0)
-        inv.pieces = piece_refiner(embedder, inv._known_words())
-        return inv
+    if kind == "lookup":
+        return LookupInverter(embedder, ReferenceIndex(embedder, _reference(arg or None)[0]), name=spec)
+    if kind == "search":
+        return search_inverter(embedder, spec, arg or None)
     if kind in ("zero-shot", "zero-shot+grad"):
         return zero_shot(embedder, spec, arg, gradient=kind.endswith("+grad"))
     if kind in ("align", "align+search"):
@@ -117,10 +100,9 @@ def load_inverter(spec: str | None, embedder):
             raise UnknownModelError(f"{kind} needs a map file: --inverter {kind}:MAP.npz (make one with `unembed align`)")
         alignment = Alignment.load(arg)
         target = load_embedder(alignment.target[0])
-        inner = load_inverter(None, target)
         # piece edits score against the vector they are given: a mapped vector is an estimate, and they would
         # spell out its error; the true vector (align+search's refiner, white-box victims) is where they pay
-        inner.pieces = None
+        inner = search_inverter(target, pieces=False)
         refiner = None
         if kind == "align+search":
             from .search import SearchInverter
@@ -129,6 +111,30 @@ def load_inverter(spec: str | None, embedder):
                                      decoder=inner.decoder, pieces=pieces)
         return AlignedInverter(alignment, embedder, inner, name=spec, refiner=refiner)
     raise UnknownModelError(f"unknown inverter {spec!r}: use {SPECS}")
+
+
+def search_inverter(embedder, spec: str = "search", reference: str | None = None, pieces: bool = True):
+    """The search inverter over `reference` (a sentence count or a file; default the first DEFAULT_REFERENCE
+    train sentences), with every part shipped for the embedder, and piece edits last where it is a torch model."""
+    from .fluency import FluencyPolisher, TrigramLM
+    from .probe import WordProbe, rare_vocab, split_vocab
+    from .search import SearchInverter
+    texts, own = _reference(reference)
+    index = ReferenceIndex(embedder, texts)
+    # a reference file is a small corpus of the user's: its own words are the probe's whole vocabulary;
+    # a count only changes how much of the train split the seeds come from
+    words = index.texts if own else read_split("train")
+    common, seen_once = split_vocab(words)
+    rare = () if own else rare_vocab(common, read_lexicon(), seen_once)
+    probe = WordProbe(embedder, common, rare=rare)
+    polisher = FluencyPolisher(embedder, TrigramLM.for_texts(words))
+    head = shipped_word_head(embedder)
+    decoder = shipped_decoder(embedder, head)
+    inv = SearchInverter(embedder, index, name=spec, probe=probe, polisher=polisher,
+                         words=head, decoder=decoder, extrapolate=1.0 if decoder is not None else 0.0)
+    if pieces:
+        inv.pieces = piece_refiner(embedder, inv._known_words())
+    return inv
 
 
 def piece_refiner(embedder, known: set[str] | None, new_word_margin: float = 0.0):
