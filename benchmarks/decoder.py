@@ -5,7 +5,7 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
    hypothesis alone (steps 0: the feedback ablation); the search without the decoder (the
    previous default); the search seeded by the decoder without re-guiding; the same with the decoder
    re-aimed at each step (the shipped default), also with every proposal embedded in float32
-   rather than screened by a bfloat16 draft, without spelling variants (variants.py), without
+   rather than screened by a draft, with the bfloat16 draft in the int8 one's place, without spelling variants (variants.py), without
    the word probe's rare dictionary words, and without piece edits (pieces.py); with the whole train split (467k sentences, not the first
    50k) as the reference set that lookup and the search's seeds come from; and with the decoder's
    vote on each step's closest proposals. Issue 3's architecture (b), a trained Gemma prefix inverter
@@ -17,7 +17,7 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
    joining consecutive test sentences (the decoder was trained on texts of at most 40 tokens).
 
     python benchmarks/decoder.py [--n 100] [--n-ood 50] [--n-grid 20] [--n-length 20]
-                                 [--rows lookup,lookupfull,hypothesis,nodecoder,noreguide,nodraft,novariants,norare,nopieces,default,fullref,vote,prefixhyp,prefix]
+                                 [--rows lookup,lookupfull,hypothesis,nodecoder,noreguide,nodraft,bf16draft,novariants,norare,nopieces,default,fullref,vote,prefixhyp,prefix]
                                  [--prefix runs/minilm-prefix]
                                  [--split test|val]
                                  [--json benchmarks/results/decoder.json]
@@ -75,7 +75,7 @@ def by_length(texts: list[str], n: int) -> dict[int, list[str]]:
     return out
 
 
-ROWS = ("lookup", "lookupfull", "hypothesis", "nodecoder", "noreguide", "nodraft", "novariants", "norare", "nopieces", "default",
+ROWS = ("lookup", "lookupfull", "hypothesis", "nodecoder", "noreguide", "nodraft", "bf16draft", "novariants", "norare", "nopieces", "default",
         "fullref", "vote", "prefixhyp", "prefix")
 DEFAULT_ROWS = ROWS[:-2]  # the Gemma rows need a trained prefix inverter
 
@@ -137,6 +137,8 @@ def main() -> None:
                 "vote": lambda: run(inv, texts, steps, beam, "decoder + search + decoder vote (decoder_weight 0.01)",
                                     decoder_weight=0.01),
                 "nodraft": lambda: run(inv, texts, steps, beam, "default, every proposal embedded in float32", draft=False),
+                "bf16draft": lambda: run(inv, texts, steps, beam, "default, proposals ranked by the bfloat16 draft (not int8)",
+                                         on=inv.embedder, draft_kind="bfloat16"),
                 "novariants": lambda: run(inv, texts, steps, beam, "default without spelling variants", variants=False),
                 "nopieces": lambda: run(inv, texts, steps, beam, "default without piece edits", pieces=None),
                 "norare": lambda: run(inv, texts, steps, beam, "default without the probe's rare words", on=inv.probe, rare_count=0),

@@ -195,19 +195,45 @@ def test_search_inverts_a_vector_the_same_whatever_shares_its_call(minilm):
     assert inv.invert(v[::-1], steps=2, beam=2) == together[::-1]
 
 
-def test_search_drafts_in_bfloat16_but_its_cosines_are_exact(minilm):
-    """Proposals are ranked by the embedder's bfloat16 draft; what the beam keeps is re-embedded in float32."""
+def test_search_drafts_but_its_cosines_are_exact(minilm):
+    """Proposals are ranked by the embedder's draft (int8 under onnxruntime, else bfloat16); what the
+    beam keeps is re-embedded in float32."""
     from unembed.invert.registry import load_inverter
 
     text = ["The bank raised interest rates again."]
-    draft, exact = minilm.embed_draft(text + ["A cat sat on the mat."]), minilm.embed(text + ["A cat sat on the mat."])
-    assert np.all((draft * exact).sum(1) > 0.999) and np.array_equal(draft, exact) != minilm.has_draft
+    pair = text + ["A cat sat on the mat."]
+    exact = minilm.embed(pair)
+    assert minilm.draft_kind == "int8"  # onnxruntime is a dependency and minilm is a mean-pooled transformer
+    for kind, close in (("bfloat16", 0.999), ("int8", 0.98)):
+        minilm.draft_kind = kind
+        draft = minilm.embed_draft(pair)
+        assert draft.dtype == np.float32 and np.allclose(np.linalg.norm(draft, axis=1), 1, atol=1e-5)
+        assert np.all((draft * exact).sum(1) > close) and not np.array_equal(draft, exact)
     inv = load_inverter("search", minilm)
     assert inv.draft
     v = minilm.embed(text)
     inv.invert(v, steps=3, beam=2)
     cosines = [c for c, _ in inv.trace[0]]
     assert np.allclose(cosines, minilm.embed([t for _, t in inv.trace[0]]) @ v[0], atol=1e-4)
+
+
+
+def test_an_int8_draft_that_strays_from_float32_is_refused(isolated_home, minilm, monkeypatch):
+    """The int8 export is checked against float32 on fixed probe texts (figures kept beside it); a draft
+    under the bar, as all-mpnet-base-v2's is (cosine 0.86), leaves the embedder on its bfloat16 draft."""
+    from unembed.embed import draft
+    from unembed.embed.sbert import SentenceTransformerEmbedder
+
+    fresh = lambda: SentenceTransformerEmbedder(minilm.path, name="minilm")  # noqa: E731 (load_embedder keeps one)
+    assert fresh().draft_kind == "int8"  # exported into this test's home, and checked
+    verdict = json.loads(next((draft.home() / "drafts").glob("minilm-*.int8.json")).read_text())
+    assert verdict["probe_texts"] == len(draft.PROBES) and 0.98 <= verdict["cosine_mean"] < 1
+    monkeypatch.setattr(draft, "MIN_MEAN", 0.9999)
+    strict = fresh()
+    assert strict.draft_kind == ("bfloat16" if strict._bf16 else None)
+    assert np.allclose(strict.embed_draft(["A cat sat on the mat."]), minilm.embed(["A cat sat on the mat."]), atol=0.01)
+    strict.draft_kind = "int8"  # asked for by name (to compare), it is served all the same
+    assert strict.draft_kind == "int8"
 
 
 def test_gpu_carry_parts_rebuild_minilm_and_the_data(isolated_home, tiny_corpus, minilm):

@@ -12,8 +12,8 @@ from ..errors import InputError
 class Embedder(Protocol):
     """text -> unit vectors. `name` and `dim` identify the space an inverter or store belongs to.
 
-    Optional: `has_draft` and `embed_draft(texts)`, a cheaper approximation of `embed` (bfloat16)
-    that the search uses to rank candidates before embedding the best of them exactly."""
+    Optional: `has_draft` and `embed_draft(texts)`, a cheaper approximation of `embed` (int8 or
+    bfloat16, `draft_kind`) that the search uses to rank candidates before embedding the best of them exactly."""
 
     name: str
     dim: int

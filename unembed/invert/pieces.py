@@ -5,7 +5,7 @@ back only as a near miss that shares some of its wordpieces ("Aleksey", "Slenczy
 embedder reads wordpieces, though, and its gradient says which piece would raise the cosine where:
 (e_new − e_old) · ∂cos/∂e at a piece, and at a [MASK] put where a piece could be inserted. This
 stage takes the search's result and runs a small beam over piece edits inside words (substitute,
-insert, delete a piece; join two words), every candidate re-embedded (ranked by the bfloat16 draft
+insert, delete a piece; join two words), every candidate re-embedded (ranked by the embedder's draft
 where there is one, the closest exactly). Only short texts: lossy RAG's part vectors, where one word
 is often the answer; on long ones the cosine it buys is not words.
 
@@ -179,7 +179,7 @@ class PieceRefiner:
                 break
             seen.update(cands)
             texts = [" ".join(c) for c in cands]
-            if drafting:  # rank by the bfloat16 draft, embed only the closest exactly
+            if drafting:  # rank by the draft, embed only the closest exactly
                 sims = emb.embed_draft(texts) @ target
                 keep = np.argsort(-sims)[:4 * self.beam]
                 queries += len(texts)
