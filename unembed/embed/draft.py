@@ -3,10 +3,12 @@
 The search embeds hundreds of proposals per text per step only to pick the few closest, which it
 then embeds exactly; most of its time goes there. This draft is the same transformer exported once
 to ONNX with its weights quantised to int8 (per channel) and run by onnxruntime, whose int8 kernels
-use the CPU's VNNI instructions: on the 2-core dev machine it embeds 1.8x faster than the bfloat16
-draft it replaces (2.5x faster than float32), at cosine 0.992 to the exact vector on average (0.98 at
-worst) over 1,024 val texts, and ranks them alike (benchmarks/draft.py). The export is cached
-under the home directory, keyed by the model's files, so it is paid once per model (a few seconds).
+use the CPU's VNNI instructions. On the 2-core dev machine (one run alone, benchmarks/draft.py) it
+embeds 1.39x faster than the bfloat16 draft it replaces and 2.53x faster than float32, at cosine
+0.992 to the exact vector on average (0.98 at worst) over 1,024 val texts. It ranks them a little
+less alike, which the search pays for by embedding more of the closest exactly (search.py's
+exact_top). The export is cached under the home directory, keyed by the model's files, so it is
+paid once per model (a few seconds).
 
 Not every model survives int8: all-mpnet-base-v2's draft gives cosine 0.87 to its float32 vector
 (0.73 at worst) on val texts, against 1.0000 for the same export left in float32, so the export is

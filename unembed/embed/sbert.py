@@ -42,7 +42,7 @@ class SentenceTransformerEmbedder:
         self.max_tokens = int(self.model.max_seq_length)
         self.tokenizer = self.model.tokenizer
         # a draft ranks many candidates cheaply; the search embeds only the winners exactly. On a CPU it is
-        # the model in int8 under onnxruntime where it exports and passes draft.py's check (1.8x the
+        # the model in int8 under onnxruntime where it exports and passes draft.py's check (1.39x the
         # bfloat16 draft's speed on minilm); else bfloat16 (2.2x float32 on this 2-core AVX512-BF16 CPU,
         # cosines within 0.002 of float32 on 1,500 val texts), worth it only where the hardware has it
         if device.startswith("cuda"):
