@@ -217,7 +217,6 @@ def test_search_drafts_but_its_cosines_are_exact(minilm):
     assert np.allclose(cosines, minilm.embed([t for _, t in inv.trace[0]]) @ v[0], atol=1e-4)
 
 
-
 def test_an_int8_draft_that_strays_from_float32_is_refused(isolated_home, minilm, monkeypatch):
     """The int8 export is checked against float32 on fixed probe texts (figures kept beside it); a draft
     under the bar, as all-mpnet-base-v2's is (cosine 0.86), leaves the embedder on its bfloat16 draft."""

@@ -161,16 +161,18 @@ def onnx_draft(st_model, tokenizer, path: Path, name: str, max_tokens: int,
         return None
     file = home() / "drafts" / f"{Path(name).name}-{_key(path, name)}.int8.onnx"
     verdict_file = file.with_suffix(".json")
-    if not (file.exists() and verdict_file.exists()):
+    if file.exists() and verdict_file.exists():
+        verdict = json.loads(verdict_file.read_text())
+    else:
         try:
-            _export(st_model, tokenizer, file, max_tokens)
+            verdict = _export(st_model, tokenizer, file, max_tokens)
         except Exception as e:  # a draft is an optimisation: without it the bfloat16 one serves
-            log.warning("could not export an int8 draft of %s (%s); using bfloat16 drafts", name, e.__class__.__name__)
+            log.warning("could not export an int8 draft of %s (%s); using the bfloat16 draft where the hardware has one",
+                        name, e.__class__.__name__)
             return None
-    verdict = json.loads(verdict_file.read_text())
     if check and (verdict["cosine_mean"] < MIN_MEAN or verdict["cosine_min"] < MIN_WORST):
         log.info("the int8 draft of %s strays from float32 (cosine %.3f mean, %.3f worst on %d probe texts); "
-                 "using bfloat16 drafts", name, verdict["cosine_mean"], verdict["cosine_min"], verdict["probe_texts"])
+                 "using the bfloat16 draft where the hardware has one", name, verdict["cosine_mean"], verdict["cosine_min"], verdict["probe_texts"])
         return None
     session = _session(file)
 
