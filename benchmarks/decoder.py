@@ -17,7 +17,7 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
    joining consecutive test sentences (the decoder was trained on texts of at most 40 tokens).
 
     python benchmarks/decoder.py [--n 100] [--n-ood 50] [--n-grid 20] [--n-length 20]
-                                 [--rows lookup,lookupfull,hypothesis,nodecoder,noreguide,nodraft,bf16draft,novariants,norare,nopieces,default,fullref,vote,prefixhyp,prefix]
+                                 [--rows lookup,lookupfull,hypothesis,nodecoder,noreguide,nodraft,bf16draft,novariants,norare,nopieces,nocase,default,fullref,vote,prefixhyp,prefix]
                                  [--prefix runs/minilm-prefix]
                                  [--split test|val]
                                  [--json benchmarks/results/decoder.json]
@@ -75,7 +75,7 @@ def by_length(texts: list[str], n: int) -> dict[int, list[str]]:
     return out
 
 
-ROWS = ("lookup", "lookupfull", "hypothesis", "nodecoder", "noreguide", "nodraft", "bf16draft", "novariants", "norare", "nopieces", "default",
+ROWS = ("lookup", "lookupfull", "hypothesis", "nodecoder", "noreguide", "nodraft", "bf16draft", "novariants", "norare", "nopieces", "nocase", "default",
         "fullref", "vote", "prefixhyp", "prefix")
 DEFAULT_ROWS = ROWS[:-2]  # the Gemma rows need a trained prefix inverter
 
@@ -141,6 +141,8 @@ def main() -> None:
                                          on=inv.embedder, draft_kind="bfloat16"),
                 "novariants": lambda: run(inv, texts, steps, beam, "default without spelling variants", variants=False),
                 "nopieces": lambda: run(inv, texts, steps, beam, "default without piece edits", pieces=None),
+                "nocase": lambda: run(inv, texts, steps, beam, "default, the opening letter's case left as the search found it",
+                                      casing=None),
                 "norare": lambda: run(inv, texts, steps, beam, "default without the probe's rare words", on=inv.probe, rare_count=0),
                 "prefixhyp": lambda: run(inv, texts, 0, 1, "hypothesis alone (Gemma prefix, no feedback)", decoder=gemma()),
                 "prefix": lambda: run(inv, texts, steps, beam, "Gemma prefix + search, no re-guiding", decoder=gemma(),

@@ -324,3 +324,20 @@ def test_a_reference_count_keeps_the_default_probe_and_a_reference_file_brings_i
     mine = load_inverter(f"search:{own}", minilm)
     assert mine.index.texts == own.read_text().splitlines() and mine.probe.rare_count == 0
     assert mine.probe.vocab and all(w.lower() in own.read_text().lower() for w in mine.probe.vocab)
+
+
+def test_opening_case_is_read_from_the_vector_where_the_embedder_is_blind_to_case(minilm):
+    """minilm lower-cases its input, so the opening capital comes from the vector: glosses open in lower
+    case, sentences with a capital; a name keeps its capital whatever the model says."""
+    from unembed.data.corpus import read_split
+    from unembed.invert.casing import OpeningCase, case_blind
+
+    assert case_blind(minilm)
+    texts = read_split("train")[:3000]
+    model = OpeningCase.fit(minilm.embed(texts), texts)
+    assert model.capitalised >= {"I"}
+    texts = ["the act of moving something from one place to another", "The committee approved the new budget on Tuesday."]
+    assert model.apply([t.swapcase()[:1] + t[1:] for t in texts], minilm.embed(texts)) == texts
+    assert model.apply(["i think so.", "I think so."], minilm.embed(["i think so."] * 2))[0] == "I think so."
+    refit = OpeningCase.fit(minilm.embed(read_split("train")[:3000]), read_split("train")[:3000])
+    assert all(torch.equal(a, b) for a, b in zip(model.net.state_dict().values(), refit.net.state_dict().values()))

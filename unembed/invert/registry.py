@@ -134,7 +134,14 @@ def search_inverter(embedder, spec: str = "search", reference: str | None = None
                          words=head, decoder=decoder, extrapolate=1.0 if decoder is not None else 0.0)
     if pieces:
         inv.pieces = piece_refiner(embedder, inv._known_words())
+    inv.casing = opening_case(index)
     return inv
+
+
+def opening_case(index):
+    """The opening-case model (casing.py) fitted on the reference set, where its embedder is blind to case; else None."""
+    from .casing import OpeningCase, case_blind
+    return OpeningCase.for_index(index) if case_blind(index.embedder) else None
 
 
 def piece_refiner(embedder, known: set[str] | None, new_word_margin: float = 0.0):
@@ -158,8 +165,9 @@ def zero_shot(embedder, spec: str = "zero-shot", budget: str | None = None, grad
     if gradient:
         from .hotflip import GradientProposer
         proposer = GradientProposer(embedder)
-    inv = SearchInverter(embedder, index, name=spec, probe=probe, max_queries=max_queries, gradient=proposer)
-    inv.setup_queries = len(index.texts) + len(probe.vocab)
+    inv = SearchInverter(embedder, index, name=spec, probe=probe, max_queries=max_queries, gradient=proposer,
+                         casing=opening_case(index))
+    inv.setup_queries = len(index.texts) + len(probe.vocab) + 2  # 2: the case-blindness check
     return inv
 
 

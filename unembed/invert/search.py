@@ -10,7 +10,8 @@ step's proposals, and only each text's closest are embedded exactly, so the beam
 exact. With `pieces` (pieces.py, white-box; the default for a torch embedder) short results are then
 edited inside their words, wordpiece by wordpiece, which can spell out a name no word list holds.
 A last stage (fluency.py) reorders the words the search found towards a trigram model of
-the training split, keeping only orders that lose no cosine.
+the training split, keeping only orders that lose no cosine; for a case-blind embedder the first
+letter's case is then read from the vector (casing.py), since no cosine can choose it.
 With a trained bag decoder (decoder.py) this is vec2text's shape: the decoder's sentences are the
 hypotheses, and the search is the corrector that re-embeds and edits them. With `extrapolate`, each
 step that finds a closer text also feeds the re-embedding back into the decoder: it writes new
@@ -63,7 +64,7 @@ class SearchInverter:
                  gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
                  bag_seed: bool = True, decoder=None, decoder_beam: int = 8, decoder_weight: float = 0.0,
                  extrapolate: float = 0.0, draft: bool = True, variants: bool = True, own_probe=None,
-                 numbers: bool = False, hint_weight: float = 20.0, pieces=None):
+                 numbers: bool = False, hint_weight: float = 20.0, pieces=None, casing=None):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -115,6 +116,7 @@ class SearchInverter:
         # word the head gives p ≈ 0.1; set once, before any run, not tuned
         self.hint_weight = hint_weight
         self.pieces = pieces  # a PieceRefiner (white-box): builds words piece by piece after the search
+        self.casing = casing  # an OpeningCase (casing.py) for a case-blind embedder: the first letter's case, from the vector
 
     def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = idx.reshape(-1)
@@ -356,6 +358,8 @@ class SearchInverter:
                 if after != before:
                     st.trace.append((c, after))
             texts = polished
+        if self.casing is not None and steps > 0:
+            texts = self.casing.apply(texts, v)
         self.queries_per_text = [st.queries for st in states]
         self.trace = [st.trace for st in states]
         return texts
