@@ -18,6 +18,7 @@ from ..paths import home
 
 # two spellings that differ only in case: an embedder whose vectors for them agree this closely is case-blind
 _CASE_PROBE = ("The river rose after the storm.", "the river rose after the storm.")
+_TRAILING = ".,;:!?'\")"  # stripped from a word before its case is looked up
 
 
 def case_blind(embedder) -> bool:
@@ -93,7 +94,7 @@ class OpeningCase:
         """Each text with its first letter in the predicted case; a name stays capitalised."""
         out = []
         for text, up in zip(texts, self.upper(vectors)):
-            first = text.split(" ", 1)[0].rstrip(".,;:!?'\")")
+            first = text.split(" ", 1)[0].rstrip(_TRAILING)
             name = first[:1].upper() + first[1:]
             if not text[:1].isalpha() or (first.isupper() and len(first) > 1):  # "NASA" stays as it is
                 out.append(text)
@@ -109,7 +110,7 @@ def _capitalised(texts: list[str]) -> set[str]:
     upper, lower = Counter(), Counter()
     for t in texts:
         for w in t.split()[1:]:
-            w = w.rstrip(".,;:!?'\")")
+            w = w.rstrip(_TRAILING)
             if w[:1].isupper():
                 upper[w] += 1
             elif w[:1].islower():
