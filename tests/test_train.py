@@ -333,11 +333,12 @@ def test_opening_case_is_read_from_the_vector_where_the_embedder_is_blind_to_cas
     from unembed.invert.casing import OpeningCase, case_blind
 
     assert case_blind(minilm)
-    texts = read_split("train")[:3000]
-    model = OpeningCase.fit(minilm.embed(texts), texts)
+    train = read_split("train")[:3000]
+    vectors = minilm.embed(train)
+    model = OpeningCase.fit(vectors, train)
     assert model.capitalised >= {"I"}
     texts = ["the act of moving something from one place to another", "The committee approved the new budget on Tuesday."]
     assert model.apply([t.swapcase()[:1] + t[1:] for t in texts], minilm.embed(texts)) == texts
     assert model.apply(["i think so.", "I think so."], minilm.embed(["i think so."] * 2))[0] == "I think so."
-    refit = OpeningCase.fit(minilm.embed(read_split("train")[:3000]), read_split("train")[:3000])
+    refit = OpeningCase.fit(vectors, train)
     assert all(torch.equal(a, b) for a, b in zip(model.net.state_dict().values(), refit.net.state_dict().values()))

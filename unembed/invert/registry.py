@@ -131,10 +131,10 @@ def search_inverter(embedder, spec: str = "search", reference: str | None = None
     head = shipped_word_head(embedder)
     decoder = shipped_decoder(embedder, head)
     inv = SearchInverter(embedder, index, name=spec, probe=probe, polisher=polisher,
-                         words=head, decoder=decoder, extrapolate=1.0 if decoder is not None else 0.0)
+                         words=head, decoder=decoder, extrapolate=1.0 if decoder is not None else 0.0,
+                         casing=opening_case(index))
     if pieces:
         inv.pieces = piece_refiner(embedder, inv._known_words())
-    inv.casing = opening_case(index)
     return inv
 
 
