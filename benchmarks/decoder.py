@@ -6,7 +6,8 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
    previous default); the search seeded by the decoder without re-guiding; the same with the decoder
    re-aimed at each step (the shipped default), also with every proposal embedded in float32
    rather than screened by a draft, with the bfloat16 draft in the int8 one's place, without spelling variants (variants.py), without
-   the word probe's rare dictionary words, and without piece edits (pieces.py); with the whole train split (467k sentences, not the first
+   the word probe's rare dictionary words, and without piece edits (pieces.py); with 1.5x the search's
+   budget (12 steps, 64 proposals per hypothesis, decoder beam 16); with the whole train split (467k sentences, not the first
    50k) as the reference set that lookup and the search's seeds come from; and with the decoder's
    vote on each step's closest proposals. Issue 3's architecture (b), a trained Gemma prefix inverter
    (`--prefix DIR`, from `unembed train --model prefix`), in the bag decoder's place: its hypothesis
@@ -17,9 +18,9 @@ hypothesis alone (no embedder feedback), then corrected by the embedding-guided 
    joining consecutive test sentences (the decoder was trained on texts of at most 40 tokens).
 
     python benchmarks/decoder.py [--n 100] [--n-ood 50] [--n-grid 20] [--n-length 20]
-                                 [--rows lookup,lookupfull,hypothesis,nodecoder,noreguide,nodraft,bf16draft,novariants,norare,nopieces,nocase,default,fullref,vote,prefixhyp,prefix]
+                                 [--rows lookup,lookupfull,hypothesis,nodecoder,noreguide,nodraft,bf16draft,novariants,norare,nopieces,nocase,default,budget,fullref,vote,prefixhyp,prefix]
                                  [--prefix runs/minilm-prefix]
-                                 [--split test|val]
+                                 [--split test|val] [--start 0]
                                  [--json benchmarks/results/decoder.json]
 """
 from __future__ import annotations
@@ -76,7 +77,7 @@ def by_length(texts: list[str], n: int) -> dict[int, list[str]]:
 
 
 ROWS = ("lookup", "lookupfull", "hypothesis", "nodecoder", "noreguide", "nodraft", "bf16draft", "novariants", "norare", "nopieces", "nocase", "default",
-        "fullref", "vote", "prefixhyp", "prefix")
+        "budget", "fullref", "vote", "prefixhyp", "prefix")
 DEFAULT_ROWS = ROWS[:-2]  # the Gemma rows need a trained prefix inverter
 
 
@@ -91,6 +92,7 @@ def main() -> None:
                     "depend on the decoder, so a new decoder needs only hypothesis,default,vote")
     ap.add_argument("--prefix", type=Path, default=Path("runs/minilm-prefix"), help="the Gemma prefix inverter of rows prefixhyp, prefix")
     ap.add_argument("--seed", type=int, default=0, help="the search's random seed (its default is 0)")
+    ap.add_argument("--start", type=int, default=0, help="skip this many texts of the first table's split")
     ap.add_argument("--split", default="test", choices=("test", "val", "ood"), help="the first table's split (val: for development)")
     args = ap.parse_args()
     rows = [r for r in args.rows.split(",") if r]
@@ -106,7 +108,7 @@ def main() -> None:
     steps, beam = resolve_settings(inv, None, None)
     result = {"embedder": emb.name, "default": {"steps": steps, "beam": beam, "seed": args.seed}, "main": {}, "grid": [], "length": [],
               "command": f"python benchmarks/decoder.py --n {args.n} --n-ood {args.n_ood} --n-grid {args.n_grid} "
-                         f"--n-length {args.n_length} --rows {','.join(rows)} --seed {args.seed} --split {args.split}"
+                         f"--n-length {args.n_length} --rows {','.join(rows)} --seed {args.seed} --split {args.split} --start {args.start}"
                          + (f" --prefix {args.prefix}" if {"prefixhyp", "prefix"} & set(rows) else "")}
 
     def save():
@@ -125,13 +127,15 @@ def main() -> None:
 
     test = read_split(args.split)
     for split, n in ((args.split, args.n), ("ood", args.n_ood)) if args.n_ood else ((args.split, args.n),):
-        texts = (test if split == args.split else read_split("ood"))[:n]
+        texts = test[args.start:args.start + n] if split == args.split else read_split("ood")[:n]
         todo = {"lookup": lambda: run(lookup, texts, 0, 1, "lookup"),
                 "lookupfull": lambda: run(lookup, texts, 0, 1, "lookup in the whole train split", index=whole_train()),
                 "hypothesis": lambda: run(inv, texts, 0, 1, "hypothesis alone (decoder, no feedback)"),
                 "nodecoder": lambda: run(inv, texts, steps, beam, "search without decoder", decoder=None),
                 "noreguide": lambda: run(inv, texts, steps, beam, "decoder + search, no re-guiding", extrapolate=0.0),
                 "default": lambda: run(inv, texts, steps, beam, "decoder + search + re-guiding (default)"),
+                "budget": lambda: run(inv, texts, 12, beam, "default with 1.5x the search budget: 12 steps, 64 proposals, "
+                                      "decoder beam 16", proposals=64, decoder_beam=16),
                 "fullref": lambda: run(inv, texts, steps, beam, "default, reference set: the whole train split",
                                        index=whole_train()),
                 "vote": lambda: run(inv, texts, steps, beam, "decoder + search + decoder vote (decoder_weight 0.01)",
