@@ -237,7 +237,8 @@ def test_an_int8_draft_that_strays_from_float32_is_refused(isolated_home, minilm
 
 def test_gpu_carry_parts_rebuild_minilm_and_the_data(isolated_home, tiny_corpus, minilm):
     """tools/gpu_carry.py: every part fits a device call's return and carry limits, and what unpack
-    rebuilds is a minilm that a fresh interpreter loads (fp16) with the same vectors, and the splits."""
+    rebuilds is a minilm that a fresh interpreter loads (float32 again) with the same vectors, and the
+    splits; tools/gpu_decoder.sh trains the decoder on them and returns its weights in parts."""
     root = Path(__file__).resolve().parents[1]
     stage, site, data = isolated_home / "stage", isolated_home / "site", isolated_home / "data"
     env = os.environ | {"PYTHONPATH": str(root)}
@@ -255,6 +256,19 @@ def test_gpu_carry_parts_rebuild_minilm_and_the_data(isolated_home, tiny_corpus,
     where, vecs = json.loads(out.strip().splitlines()[-1])
     assert where.startswith(str(site))
     assert np.all((np.asarray(vecs) * minilm.embed(texts)).sum(1) > 0.9999)
+
+    # tools/gpu_decoder.sh, the one call that trains there, on what unpack rebuilt (here on the CPU, tiny)
+    runs, returned = isolated_home / "runs", isolated_home / "out"
+    shell_env = env | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "SITE": str(site),
+                       "RUNS": str(runs), "UNEMBED_DATA": str(data), "UNEMBED_HOME": str(isolated_home / "home"),
+                       "OUT": str(returned)}
+    subprocess.run(["bash", "tools/gpu_decoder.sh", "smoke", "2", "--limit", "200", "--spans", "1", "--device", "cpu",
+                    "--batch-size", "32"], cwd=root, env=shell_env, check=True, capture_output=True)
+    parts = sorted((returned / "smoke").glob("weights.pt.part*"))
+    assert parts and all(f.stat().st_size <= 15 << 20 for f in parts)
+    assert b"".join(f.read_bytes() for f in parts) == (runs / "smoke" / "weights.pt").read_bytes()
+    history = json.loads((returned / "smoke" / "metrics.json").read_text())
+    assert history[-1]["epoch"] == 1.0 and history[-1]["val_token_f1"] > 0.3  # it started from the shipped decoder
 
 
 def test_spelling_variants_keep_punctuation_and_capitals():
