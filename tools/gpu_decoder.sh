@@ -24,7 +24,9 @@ export PYTHONPATH=$site:$PWD UNEMBED_DATA=$data UNEMBED_HOME=$home
 python3 -m unembed.cli train --model decoder --embedder minilm --init models/minilm-decoder --out "$runs/$run" \
     --eval-every 0 --max-minutes "$minutes" "$@" || echo "train exited with $?"
 mkdir -p "$out"
-for f in config.json metrics.json; do [ -f "$runs/$run/$f" ] && cp "$runs/$run/$f" "$out/"; done
+for f in config.json metrics.json; do
+    if [ -f "$runs/$run/$f" ]; then cp "$runs/$run/$f" "$out/"; fi
+done
 if [ -f "$runs/$run/weights.pt" ]; then
     split -b 15M "$runs/$run/weights.pt" "$out/weights.pt.part"
 fi
