@@ -9,7 +9,6 @@ right about 90 % of the time on val. It is fitted once per reference set (a few 
 """
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 
 import numpy as np
@@ -72,9 +71,7 @@ class OpeningCase:
     def for_index(cls, index) -> "OpeningCase":
         """The model for a ReferenceIndex, fitted once and cached beside its vectors."""
         import torch
-        e = index.embedder
-        digest = hashlib.sha1("\n".join(index.texts).encode()).hexdigest()[:16]
-        path = home() / "index" / f"case-{e.name.replace('/', '_')}-{e.dim}-{len(index.texts)}-{digest}.pt"
+        path = home() / "index" / f"case-{index.cache_key}.pt"
         if path.exists():
             saved = torch.load(path, weights_only=True)
             return cls(saved["state"], set(saved["capitalised"]))

@@ -22,7 +22,9 @@ class ReferenceIndex:
         self.embedder = embedder
         self.texts = texts
         digest = hashlib.sha1("\n".join(texts).encode()).hexdigest()[:16]
-        path = home() / "index" / f"{embedder.name.replace('/', '_')}-{embedder.dim}-{len(texts)}-{digest}.npy"
+        # names this embedder's view of these texts: caches fitted on them (casing.py) are filed under it too
+        self.cache_key = f"{embedder.name.replace('/', '_')}-{embedder.dim}-{len(texts)}-{digest}"
+        path = home() / "index" / f"{self.cache_key}.npy"
         if cache and path.exists():
             self.vectors = np.load(path)
         else:
