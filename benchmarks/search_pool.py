@@ -93,8 +93,9 @@ def main() -> None:
         print(json.dumps(r), flush=True)
         return r
 
-    def cased(texts: list[str]) -> list[str]:
-        return inv.casing.apply(texts, vectors) if inv.casing is not None else texts
+    def cased(texts: list[str], at: np.ndarray = vectors) -> list[str]:
+        """The texts with the opening case read from `at`, their targets (one per text)."""
+        return inv.casing.apply(texts, at) if inv.casing is not None else texts
 
     ranked = [sorted(f.items(), key=lambda tc: -tc[1]) for f in found]
     rows = [row("the inverter's answers", answers),
@@ -109,7 +110,7 @@ def main() -> None:
         logprob, near, width = gemma_scorer(), [], GEMMA_POOL
         for r, v in zip(ranked, vectors):
             c = [tc for tc in r if tc[1] >= r[0][1] - width[0]][:width[1]]
-            texts = inv.casing.apply([t for t, _ in c], np.repeat(v[None], len(c), 0)) if inv.casing is not None else [t for t, _ in c]
+            texts = cased([t for t, _ in c], np.repeat(v[None], len(c), 0))
             near.append(list(zip(texts, [k for _, k in c], logprob(texts))))
         for eps in (0.005, 0.01):
             for lam in (0.001, 0.003, 0.01):
