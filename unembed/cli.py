@@ -30,8 +30,9 @@ err = Console(stderr=True)
 # options shared by every command that inverts
 EmbedderOpt = Annotated[str, typer.Option(help="Embedder name (minilm, mpnet), folder, or MODEL@URL.")]
 InverterOpt = Annotated[Optional[str], typer.Option(help="Inverter spec (default: the best shipped one).")]
-StepsOpt = Annotated[Optional[int], typer.Option(help="Correction steps (default: the inverter's).")]
-BeamOpt = Annotated[Optional[int], typer.Option(help="Beam width (default: the inverter's).")]
+# the same bounds as the server's (invert/registry.py MAX_STEPS, MAX_BEAM)
+StepsOpt = Annotated[Optional[int], typer.Option(min=0, max=32, help="Correction steps, 0 to 32 (default: the inverter's).")]
+BeamOpt = Annotated[Optional[int], typer.Option(min=1, max=16, help="Beam width, 1 to 16 (default: the inverter's).")]
 JsonOpt = Annotated[Optional[Path], typer.Option("--json", help="Write JSON here ('-' for stdout).")]
 ChunkTokensOpt = Annotated[int, typer.Option(help="Longest chunk, in embedder tokens (the inverters were trained on texts up to this).")]
 
@@ -207,6 +208,8 @@ def roundtrip(
     """Embed → invert → print the reconstruction and its cosine to the original embedding."""
     from . import metrics
 
+    if not all(t.strip() for t in text):
+        raise InputError("nothing to invert: a text is empty")
     emb, inv = _load(embedder, inverter)
     steps, beam = _settings(inv, steps, beam)
     vecs = emb.embed(text)
@@ -261,8 +264,11 @@ def embed_cmd(
     from .embed import load_embedder
     from .evaluate import read_lines
 
+    if out_path.is_dir():
+        raise InputError(f"--out {out_path} is a directory; give a file name such as {out_path / 'vectors.npy'}")
     vecs = load_embedder(embedder).embed(read_lines(input))
-    np.save(out_path, vecs)
+    with open(out_path, "wb") as f:  # exactly the name given: np.save(path) would add .npy
+        np.save(f, vecs)
     out.print(f"wrote {vecs.shape[0]}×{vecs.shape[1]} float32 to {out_path}")
 
 
@@ -302,11 +308,13 @@ def rag_ingest(
         raise InputError(f"{store} already exists unencrypted; --encrypt applies to a new store")
     if inverter is not None:
         st.info.check(inverter=inverter)
-    summary = ingest([str(p) for p in paths], st, emb, max_tokens=max_tokens, batch_chunks=batch_chunks)
+    summary = ingest([str(p) for p in paths], st, emb, max_tokens=max_tokens, batch_chunks=batch_chunks,
+                     warn=lambda m: err.print(f"[yellow]warning:[/] {m}", highlight=False, soft_wrap=True))
     summary.update(mode=st.info.mode, encoding=st.info.encoding, parts=st.info.parts, encrypted=bool(st.info.cipher))
     if str(json_out) != "-":
         out.print(f"{summary['files']} files: {summary['added']} added, {summary['replaced']} replaced, "
-                  f"{summary['unchanged']} unchanged · {summary['chunks_added']} chunks written · "
+                  f"{summary['unchanged']} unchanged" + (f", {summary['skipped']} skipped (not text)" if summary['skipped'] else "")
+                  + f" · {summary['chunks_added']} chunks written · "
                   f"{summary['store_chunks']} in the store ({st.info.mode}, {st.info.encoding}"
                   f"{f', up to {st.info.parts} part vectors a chunk' if st.info.parts > 1 else ''}"
                   f"{', sealed at rest' if st.info.cipher else ''})")
@@ -379,7 +387,7 @@ def rag_ask(
     question: Annotated[Optional[List[str]], typer.Argument(help="Question(s).")] = None,
     questions: Annotated[Optional[Path], typer.Option(help="File: one question per line, or TSV with the question first.")] = None,
     store: StoreOpt = ...,
-    k: Annotated[int, typer.Option(help="Chunks to retrieve.")] = 5,
+    k: Annotated[int, typer.Option(min=1, max=20, help="Chunks to retrieve, 1 to 20.")] = 5,
     generate: Annotated[bool, typer.Option("--generate/--no-generate", help="Answer with the generator, or return contexts only.")] = True,
     generator: GeneratorOpt = "gemma",
     embedder: Annotated[Optional[str], typer.Option(help="Default: the store's.")] = None,
@@ -420,7 +428,7 @@ def rag_ask(
 def rag_compare(
     docs: List[Path] = typer.Argument(..., help="Documents (.txt/.md files or directories)."),
     questions: Annotated[Path, typer.Option(help="TSV: question<TAB>answer.")] = ...,
-    k: Annotated[int, typer.Option(help="Chunks to retrieve.")] = 5,
+    k: Annotated[int, typer.Option(min=1, max=20, help="Chunks to retrieve, 1 to 20.")] = 5,
     encodings: Annotated[str, typer.Option(help="Lossy encodings to compare, comma-separated.")] = "f32,f16,int8,binary",
     parts: Annotated[Optional[str], typer.Option(help="Part vectors per lossy chunk to compare, comma-separated (a row "
                                                  "each; default: 1 and ingest's default).")] = None,

@@ -17,6 +17,8 @@ KEYS = ("n", "embedder", "inverter", "steps", "beam", "bleu", "token_f1", "exact
 def read_lines(path) -> list[str]:
     try:
         text = open(path, encoding="utf-8").read()
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory; give a text file, one text per line") from None
     except FileNotFoundError:
         raise InputError(f"input file not found: {path}") from None
     except UnicodeDecodeError:

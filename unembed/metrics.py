@@ -93,6 +93,9 @@ Friday Saturday Sunday January February March April May June July August Septemb
 November December Yes No Not All Some Any Each Every One Two Three Also So Then Now Than""".split())
 
 
+ENTITY_KINDS = ("names", "emails", "phones", "numbers")
+
+
 def entities(text: str) -> dict[str, set[str]]:
     """Emails, phone numbers, other numbers and likely person/place names found in a text.
 
@@ -111,18 +114,52 @@ def entities(text: str) -> dict[str, set[str]]:
     return {"names": names, "emails": emails, "phones": phones, "numbers": numbers}
 
 
+# How a reconstruction counts as leaking an entity of the original: as an attacker reads it, not as
+# a byte-exact copy. Embedders like minilm are blind to case and barely see word order, so a name
+# read back as "tamsin" or "Watson ... Emily" has leaked all the same.
+LEAK_RULES = {
+    "names": "every word of the name appears in the reconstruction as a word, in any order and any case",
+    "name_parts": "at least one word of the name (a surname alone, say) appears as a word, any case",
+    "emails": "the address appears in the reconstruction, any case",
+    "phones": "the number's digits appear as one run once spaces, dots, dashes, brackets and + are dropped",
+    "numbers": "the number appears as a whole number token (thousands separators ignored)",
+}
+LEAK_KINDS = tuple(LEAK_RULES)
+
+
+def _name_words(name: str) -> list[str]:
+    return [w.lower() for w in re.split(r"[ -]+", name) if w]
+
+
+def _found(kind: str, entity: str, hyp_words: set[str], hyp: str) -> bool:
+    if kind == "names":
+        return all(w in hyp_words for w in _name_words(entity))
+    if kind == "name_parts":
+        return any(w in hyp_words for w in _name_words(entity))
+    if kind == "emails":
+        return entity.lower() in hyp.lower()
+    if kind == "phones":
+        digits = re.sub(r"\D", "", entity)
+        return bool(digits) and digits in re.sub(r"[\s.()+-]", "", hyp)
+    if kind == "numbers":
+        return entity.replace(",", "") in {n.replace(",", "") for n in NUMBER_RE.findall(hyp)}
+    raise ValueError(f"unknown entity kind {kind!r}; known: {', '.join(LEAK_KINDS)}")
+
+
 def leaked(hyp: str, ref: str) -> dict[str, list[str]]:
-    """Per kind, the entities of the original `ref` found verbatim in the reconstruction `hyp`."""
-    return {k: sorted(e for e in want if e in hyp) for k, want in entities(ref).items()}
+    """Per kind of LEAK_RULES, the entities of the original `ref` that the reconstruction `hyp`
+    gives away by that kind's rule (`name_parts` lists names of which some word came back)."""
+    want = entities(ref)
+    hyp_words = {w.lower() for w in re.findall(r"[\w']+", hyp)}
+    return {k: sorted(e for e in want["names" if k == "name_parts" else k] if _found(k, e, hyp_words, hyp))
+            for k in LEAK_KINDS}
 
 
 def recovery(hyps: Sequence[str], refs: Sequence[str], kind: str) -> float | None:
-    """Share of the `kind` entities of each original found verbatim in its reconstruction.
-
-    None when the originals hold no entity of that kind (a rate of nothing is not zero).
-    """
+    """Share of the `kind` entities of the originals that their reconstructions give away, by the
+    rule LEAK_RULES[kind] states. None when the originals hold none (a rate of nothing is not zero)."""
     _check(hyps, refs)
-    total = sum(len(entities(r)[kind]) for r in refs)
+    total = sum(len(entities(r)["names" if kind == "name_parts" else kind]) for r in refs)
     found = sum(len(leaked(h, r)[kind]) for h, r in zip(hyps, refs))
     return found / total if total else None
 
@@ -133,6 +170,6 @@ def score(hyps: Sequence[str], refs: Sequence[str], targets: np.ndarray | None =
     out = {"bleu": bleu(hyps, refs), "token_f1": token_f1(hyps, refs), "exact_match": exact_match(hyps, refs)}
     if targets is not None and reembedded is not None:
         out["cosine"] = cosine(targets, reembedded)
-    for kind in ("names", "emails", "phones", "numbers"):
+    for kind in LEAK_KINDS:
         out[f"{kind}_recovered"] = recovery(hyps, refs, kind)
     return out

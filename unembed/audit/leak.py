@@ -1,7 +1,9 @@
 """How much a set of stored vectors gives away: invert a sample, score it, name what leaked.
 
 Every aggregate is computed from the per-sample fields the report carries, with the same rules
-(`metrics.entities`, substring match), so a reader can re-derive each figure from `samples`.
+(`metrics.entities` finds them in the originals; `metrics.LEAK_RULES` says when a reconstruction
+gives one away, and the report carries those rules), so a reader can re-derive each figure from
+`samples`.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from ..embed.base import check_vectors
 from ..errors import InputError
 from ..store.base import regroup
 
-KINDS = ("names", "emails", "phones", "numbers")
+KINDS = metrics.LEAK_KINDS  # names (whole), name_parts (any word of a name), emails, phones, numbers
 
 
 def _entities(text: str) -> dict[str, list[str]]:
@@ -32,9 +34,9 @@ def verdict(report: dict) -> tuple[str, str]:
                        f"and the entities listed below were read out of them.")
     rate = lambda k: report.get(f"{k}_recovered") or 0.0
     direct = rate("emails") > 0 or rate("phones") > 0
-    if direct or rate("names") >= 0.2 or report["token_f1"] >= 0.5:
+    if direct or rate("names") >= 0.2 or rate("name_parts") >= 0.3 or report["token_f1"] >= 0.5:
         level = "HIGH"
-    elif rate("names") >= 0.05 or rate("numbers") >= 0.1 or report["token_f1"] >= 0.3:
+    elif rate("name_parts") >= 0.05 or rate("numbers") >= 0.1 or report["token_f1"] >= 0.3:
         level = "MEDIUM"
     else:
         level = "LOW"
@@ -42,7 +44,8 @@ def verdict(report: dict) -> tuple[str, str]:
     for k in KINDS:
         r = report.get(f"{k}_recovered")
         if r is not None:
-            parts.append(f"{r:.0%} of {k}")
+            parts.append(f"{r:.0%} of " + ("names in part (a surname alone counts)" if k == "name_parts"
+                                           else "full names" if k == "names" else k))
     return level, (", ".join(parts) + ". " + ("Treat this store as being as sensitive as its source text."
                                               if level != "LOW" else
                                               "Little leaked to this attacker; a stronger inverter would recover more, "
@@ -90,10 +93,12 @@ def audit(vectors, embedder, inverter, steps: int, beam: int, truth: list[str] |
                       exact_match=metrics.exact_match(recon, refs))
         for k in KINDS:
             report[f"{k}_recovered"] = metrics.recovery(recon, refs, k)
-            report[f"{k}_in_texts"] = sum(len(s["entities_in_text"][k]) for s in samples)
+            report[f"{k}_in_texts"] = sum(len(s["entities_in_text"]["names" if k == "name_parts" else k])
+                                          for s in samples)
+        report["leak_rules"] = dict(metrics.LEAK_RULES)
         samples.sort(key=lambda s: (-sum(len(x) for x in s["leaked"].values()), -s["token_f1"], s["index"]))
     else:
-        for k in KINDS:
+        for k in metrics.ENTITY_KINDS:
             report[f"{k}_found"] = sum(len(s["entities_found"][k]) for s in samples)
         samples.sort(key=lambda s: (-s["cosine"], s["index"]))
     report["verdict"], report["verdict_text"] = verdict(report)

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 from ..errors import MissingPackageError
+from ..metrics import ENTITY_KINDS, LEAK_RULES
 from .leak import KINDS
 
 _CSS = """
@@ -50,8 +51,8 @@ def _plots(report: dict) -> list[tuple[str, str]]:
             for i, v in enumerate(vals):
                 ax.text(i, v + 1, f"{v:.0f}%", ha="center")
             ax.set_ylim(0, 105)
-            ax.set_ylabel("% recovered verbatim")
-            out.append(("Share of each kind of entity in the originals found in the reconstructions", _png(fig)))
+            ax.set_ylabel("% given away")
+            out.append(("Share of each kind of entity in the originals that the reconstructions give away", _png(fig)))
             plt.close(fig)
     return out
 
@@ -77,10 +78,10 @@ def to_html(report: dict, extra_images: list[tuple[str, Path]] = ()) -> str:
     if "token_f1" in report:
         tiles += [("BLEU", f"{report['bleu']:.1f}"), ("token F1", f"{report['token_f1']:.2f}"),
                   ("exact", f"{report['exact_match']:.0%}")]
-        tiles += [(f"{k} recovered", "–" if report[f"{k}_recovered"] is None else f"{report[f'{k}_recovered']:.0%}")
-                  for k in KINDS]
+        tiles += [(f"{k.replace('_', ' ')} recovered",
+                   "–" if report[f"{k}_recovered"] is None else f"{report[f'{k}_recovered']:.0%}") for k in KINDS]
     else:
-        tiles += [(f"{k} found", str(report[f"{k}_found"])) for k in KINDS]
+        tiles += [(f"{k} found", str(report[f"{k}_found"])) for k in ENTITY_KINDS]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>unembed leakage audit</title>"
              f"<style>{_CSS}</style></head><body><h1>Leakage audit</h1>",
              f"<div class='verdict {e(report['verdict'])}' id='verdict'><b>{e(report['verdict'])} leakage.</b> "
@@ -89,6 +90,10 @@ def to_html(report: dict, extra_images: list[tuple[str, Path]] = ()) -> str:
              f"<p class='muted'>Attacker: inverter <code>{e(report['inverter'])}</code> ({report['steps']} steps, beam "
              f"{report['beam']}) on embedder <code>{e(report['embedder'])}</code>, {report['seconds_per_text']:.1f} s per "
              "vector. A stronger attacker (more search, a trained model, more compute) recovers more, never less.</p>"]
+    if "token_f1" in report:
+        rules = report.get("leak_rules", LEAK_RULES)
+        parts.append("<p class='muted' id='leak-rules'>How each figure counts a leak:</p><ul class='muted'>" +
+                     "".join(f"<li><b>{e(k.replace('_', ' '))}</b>: {e(v)}</li>" for k, v in rules.items()) + "</ul>")
     for title, b64 in _plots(report):
         parts.append(f"<h3>{e(title)}</h3><img alt='{e(title)}' src='data:image/png;base64,{b64}'>")
     for title, path in extra_images:

@@ -5,12 +5,15 @@ row per concept — its unit vector, how many items it stands for, and its prove
 id, source label and time of arrival). No text is kept; `show` reads concepts back by inverting.
 
 Every change is one LanceDB commit (an upsert, or an overwrite for consolidation), so a process
-killed mid-way leaves the memory as it was before the call.
+killed mid-way leaves the memory as it was before the call. Each change reads and writes under the
+directory's write lock (store/lock.py), so concurrent adds (threads or processes) all count, and a
+consolidation never overwrites an add that arrived after it read the table.
 """
 from __future__ import annotations
 
 import json
 import secrets
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +25,7 @@ from ..embed.base import check_vectors
 from ..errors import InputError, MismatchError, StoreError
 from ..store.base import dir_bytes
 from ..store.crypto import CIPHER, VectorCipher, cipher_for
+from ..store.lock import only_lock_file, write_lock
 
 INFO_FILE = "memory.json"
 TABLE = "memories"
@@ -158,17 +162,21 @@ class ConceptMemory:
             return cls.open(path, embedder_name, dim, key)
         if embedder_name is None or dim is None:
             raise StoreError(f"{path}: no concept memory here")
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise StoreError(f"{path}: not an unembed concept memory (no {INFO_FILE}); refusing to write into it")
-        import lancedb
-        path.mkdir(parents=True, exist_ok=True)
-        lancedb.connect(str(path)).create_table(TABLE, schema=_schema(dim, key is not None), exist_ok=True)
-        info = MemoryInfo(embedder_name, dim)
-        if key is not None:
-            info.cipher, info.key_check = CIPHER, VectorCipher(key).fingerprint
-        tmp = path / (INFO_FILE + ".tmp")
-        tmp.write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path / INFO_FILE)
+        if path.exists() and not path.is_dir():
+            raise StoreError(f"{path}: not an unembed concept memory (a file); refusing to write into it")
+        with write_lock(path, what="memory"):  # concurrent first adds create it once
+            if (path / INFO_FILE).exists():
+                return cls.open(path, embedder_name, dim, key)
+            if not only_lock_file(path):
+                raise StoreError(f"{path}: not an unembed concept memory (no {INFO_FILE}); refusing to write into it")
+            import lancedb
+            lancedb.connect(str(path)).create_table(TABLE, schema=_schema(dim, key is not None), exist_ok=True)
+            info = MemoryInfo(embedder_name, dim)
+            if key is not None:
+                info.cipher, info.key_check = CIPHER, VectorCipher(key).fingerprint
+            tmp = path / (INFO_FILE + ".tmp")
+            tmp.write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
+            tmp.replace(path / INFO_FILE)
         return cls.open(path, key=key)
 
     @classmethod
@@ -196,7 +204,17 @@ class ConceptMemory:
             table.count_rows()
         except Exception as e:
             raise StoreError(f"{path}: corrupt memory, the table cannot be read ({type(e).__name__})") from None
+        if table.schema != _schema(info.dim, bool(info.cipher)):
+            raise StoreError(f"{path}: corrupt memory, {INFO_FILE} ({info.dim}-d, "
+                             f"{'sealed' if info.cipher else 'not sealed'}) does not match its table")
         return cls(path, info, table, cipher)
+
+    @contextmanager
+    def writing(self):
+        """The memory's write lock, with the table moved to the latest commit any writer made."""
+        with write_lock(self.path, what="memory"):
+            self.table.checkout_latest()
+            yield
 
     # -- reading
     def count(self) -> int:
@@ -250,6 +268,10 @@ class ConceptMemory:
             raise InputError(f"{len(sources)} source labels for {len(vecs)} items")
         if merge_above is not None and not 0.0 < merge_above <= 1.0:
             raise InputError(f"--merge-above must be in (0, 1], got {merge_above}")
+        with self.writing():  # the read that decides merges and the write that applies them, as one
+            return self._add(vecs, sources, merge_above)
+
+    def _add(self, vecs: np.ndarray, sources: list[str], merge_above: float | None) -> list[dict]:
         existing = self.concepts() if merge_above is not None else []
         changed: dict[str, Concept] = {}
         pool = list(existing)
@@ -282,7 +304,12 @@ class ConceptMemory:
     def consolidate(self, threshold: float = 0.9, dry_run: bool = False) -> tuple[ConsolidationReport, list[Concept]]:
         """Replace each cluster of concepts above `threshold` by its count-weighted centroid.
 
-        Returns the report and the concepts after consolidation (written unless `dry_run`)."""
+        Returns the report and the concepts after consolidation (written unless `dry_run`). The
+        read, the clustering and the write hold the write lock together, so no add is lost."""
+        with nullcontext() if dry_run else self.writing():
+            return self._consolidate(threshold, dry_run)
+
+    def _consolidate(self, threshold: float, dry_run: bool) -> tuple[ConsolidationReport, list[Concept]]:
         before = self.concepts()
         disk_before = self.disk_bytes()
         if not before:

@@ -32,6 +32,10 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise InputError(f"text #{i} is {type(t).__name__}, not str")
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"text #{i} is not valid Unicode (a lone surrogate, or bytes that are not UTF-8)") from None
     return texts
 
 
@@ -47,7 +51,13 @@ def check_vectors(vectors, dim: int | None = None, what: str = "vectors") -> np.
     Wrong width, NaN/inf and all-zero rows are errors (they have no direction to invert);
     unnormalised rows are normalised, since every model here works on the unit sphere.
     """
-    v = np.asarray(vectors, dtype=np.float32)
+    try:
+        raw = np.asarray(vectors)
+    except ValueError:  # ragged nested lists
+        raise InputError(f"{what}: every row must have the same length") from None
+    if raw.dtype.kind not in "fiub":  # strings, objects: say what it is, never echo the content
+        raise InputError(f"{what}: expected numbers, got an array of dtype {raw.dtype.name!r}")
+    v = raw.astype(np.float32)
     if v.ndim == 1:
         v = v[None, :]
     if v.ndim != 2 or v.shape[0] == 0:

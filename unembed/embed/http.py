@@ -53,7 +53,14 @@ class HTTPEmbedder:
             chunk = texts[i:i + batch_size]
             out.extend(self._post(chunk))
             self.queries += len(chunk)
-        arr = np.asarray(out, dtype=np.float32)
+        widths = {len(v) if isinstance(v, list) else -1 for v in out}
+        if len(widths) != 1 or -1 in widths:
+            raise UnembedError(f"embedding endpoint {self.base_url} returned rows of different lengths "
+                               f"({', '.join(str(w) for w in sorted(widths))}): not one embedding model's output")
+        try:
+            arr = np.asarray(out, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise UnembedError(f"embedding endpoint {self.base_url} returned embeddings that are not numbers") from None
         if self._dim is not None and arr.shape[1] != self._dim:
             raise InputError(f"endpoint returned dimension {arr.shape[1]}, expected {self._dim}")
         self._dim = arr.shape[1]

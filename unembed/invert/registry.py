@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from ..data.corpus import read_lexicon, read_split
-from ..errors import MismatchError, UnknownModelError
+from ..errors import InputError, MismatchError, UnknownModelError
 from .lookup import LookupInverter, ReferenceIndex
 
 DEFAULT_REFERENCE = 50_000
@@ -178,7 +178,19 @@ def own_word_probe(embedder, train: list[str] | None = None):
     return WordProbe(embedder, build_vocab(read_split("train") if train is None else train, limit=ZERO_SHOT_VOCAB))
 
 
+MAX_STEPS, MAX_BEAM = 32, 16  # the bounds the CLI and the server both hold users to
+
+
+def check_settings(steps: int | None, beam: int | None) -> None:
+    if steps is not None and not 0 <= steps <= MAX_STEPS:
+        raise InputError(f"steps must be from 0 to {MAX_STEPS}, got {steps}")
+    if beam is not None and not 1 <= beam <= MAX_BEAM:
+        raise InputError(f"beam must be from 1 to {MAX_BEAM}, got {beam}")
+
+
 def resolve_settings(inverter, steps: int | None, beam: int | None) -> tuple[int, int]:
-    """The user's steps and beam, with the inverter's defaults filling whatever was left as None."""
+    """The user's steps and beam (checked against the bounds), with the inverter's defaults filling
+    whatever was left as None."""
+    check_settings(steps, beam)
     d_steps, d_beam = DEFAULTS.get(inverter.name.partition(":")[0], (0, 1))
     return (d_steps if steps is None else steps), (d_beam if beam is None else beam)

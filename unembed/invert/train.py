@@ -294,6 +294,7 @@ def _length_batches(n_tokens: np.ndarray, batch: int, seed: int) -> list[np.ndar
 def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
     from ..embed import load_embedder
     from .decoder import BOS, PAD, BagDecoder, DecoderConfig, SentenceDecoder, Vocabulary
+    from .prefix import bf16_cpu
 
     run = _Run(cfg)
     device, out = run.device, run.out
@@ -328,6 +329,7 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
     per_epoch = len(_length_batches(n_tokens, cfg.batch_size, cfg.seed))
     total = per_epoch * cfg.epochs
     step, history = run.resume(model, opt, total, log)
+    autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" or bf16_cpu())
 
     def evaluate() -> dict:
         model.eval().cpu()
@@ -351,8 +353,9 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
             tokens[j, :lengths[j]] = ids[indptr[r]:indptr[r + 1]]
         tokens = torch.from_numpy(tokens).to(device)
         inputs = torch.cat([torch.full_like(tokens[:, :1], BOS), tokens[:, :-1]], 1)
-        logits = model(model.encode(xb, cand, top.values), cand, inputs)
-        return F.cross_entropy(logits.flatten(0, 1), BagDecoder.targets(cand, tokens, cfg.fixed).flatten(),
+        with torch.autocast(**autocast):  # bfloat16 matmuls where the hardware has them (AMX here, a GPU)
+            logits = model(model.encode(xb, cand, top.values), cand, inputs)
+        return F.cross_entropy(logits.float().flatten(0, 1), BagDecoder.targets(cand, tokens, cfg.fixed).flatten(),
                                ignore_index=-100)
 
     return _sequence_loop(run, model, opt, x, n_tokens, per_epoch, step, history, batch_loss, evaluate, export,

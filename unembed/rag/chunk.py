@@ -145,5 +145,16 @@ def find_files(paths: list[str | Path]) -> list[Path]:
     return files
 
 
+def is_text(data: bytes) -> bool:
+    """UTF-8 text with no NUL byte: what ingest reads; anything else (a binary, another encoding) it skips."""
+    if b"\0" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]

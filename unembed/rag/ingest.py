@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Optional
 
 from tqdm import tqdm
 
-from ..errors import MismatchError
+from ..errors import InputError, MismatchError
 from ..store import Chunk, StoreInfo, create_store, open_store, store_exists
 from ..store.base import regroup
 from ..data.corpus import MAX_TOKENS
-from .chunk import PART_MIN_WORDS, chunk_text, file_hash, find_files, split_words
+from .chunk import PART_MIN_WORDS, chunk_text, file_hash, find_files, is_text, split_words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,16 +34,28 @@ def _count_fn(embedder):
 def open_or_create(location, embedder, inverter: str, mode: Optional[str] = None, encoding: Optional[str] = None,
                    lossy_patterns: Optional[list[str]] = None, key: Optional[bytes] = None, parts: Optional[int] = None):
     """Open the store at `location`, or create it; `key` seals a new store's vectors at rest.
-    `parts` (default 3; 1 for lossless) is how many part vectors each text-less chunk keeps."""
-    if store_exists(location):
-        store = open_store(location, key)
-        info = store.info
-        info.check(embedder=embedder.name, dim=embedder.dim)
-        for what, asked, have in (("mode", mode, info.mode), ("encoding", encoding, info.encoding),
-                                  ("parts", parts, info.parts)):
-            if asked is not None and asked != have:
-                raise MismatchError(f"this store is {what} {have!r}; it cannot take {asked!r} (use a new --store)")
-        return store
+    `parts` (default 4; 1 for lossless) is how many part vectors each text-less chunk keeps.
+    Concurrent calls for one new LanceDB store create it once: the rest wait and open it."""
+    if not store_exists(location):
+        from contextlib import nullcontext
+
+        from ..store import is_qdrant
+        from ..store.lock import write_lock
+        local_dir = not is_qdrant(location) and not Path(location).is_file()  # a file: create says why not
+        with write_lock(location) if local_dir else nullcontext():
+            if not store_exists(location):
+                return _create(location, embedder, inverter, mode, encoding, lossy_patterns, key, parts)
+    store = open_store(location, key)
+    info = store.info
+    info.check(embedder=embedder.name, dim=embedder.dim)
+    for what, asked, have in (("mode", mode, info.mode), ("encoding", encoding, info.encoding),
+                              ("parts", parts, info.parts)):
+        if asked is not None and asked != have:
+            raise MismatchError(f"this store is {what} {have!r}; it cannot take {asked!r} (use a new --store)")
+    return store
+
+
+def _create(location, embedder, inverter, mode, encoding, lossy_patterns, key, parts):
     mode = mode or "lossy"
     if parts is None:
         parts = 1 if mode == "lossless" else DEFAULT_PARTS
@@ -80,27 +92,40 @@ def chunk_file(path: Path, data: bytes, count, max_tokens: int = MAX_TOKENS) -> 
                           markdown=path.suffix.lower() in (".md", ".markdown"))
 
 
+def _text_bytes(doc: str, text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"document {doc!r}: its text is not valid Unicode (a lone surrogate?); "
+                         "nothing was ingested") from None
+
+
 def ingest_texts(documents: list[tuple[str, str]], store, embedder, max_tokens: int = MAX_TOKENS) -> dict:
     """(document id, text) pairs, as an API receives them: same replace / no-op rules as files,
-    one commit for all of them. The text never touches disk unless the store's mode keeps it."""
+    one commit for all of them. Every document is checked, chunked and embedded before the store
+    is touched, so a bad one fails the whole batch and changes nothing. The text never touches
+    disk unless the store's mode keeps it."""
+    seen: set[str] = set()
+    for doc, _ in documents:
+        if doc in seen:
+            raise InputError(f"document id {doc!r} appears twice in one batch; nothing was ingested")
+        seen.add(doc)
+    data = {doc: _text_bytes(doc, text) for doc, text in documents}
     existing = store.documents()
     count = _count_fn(embedder)
     summary = {"documents": len(documents), "added": 0, "replaced": 0, "unchanged": 0, "chunks_added": 0}
+    changed: list[str] = []
     pending: list[Chunk] = []
-    for doc, text in documents:
-        data = text.encode("utf-8")
+    for doc, _ in documents:
         state = existing.get(doc)
-        if state is not None and state.complete and state.doc_hash == file_hash(data):
+        if state is not None and state.complete and state.doc_hash == file_hash(data[doc]):
             summary["unchanged"] += 1
             continue
-        if state is not None:
-            store.delete(doc)
-            summary["replaced"] += 1
-        else:
-            summary["added"] += 1
-        pending += chunk_document(doc, doc, data, count, max_tokens)
-    if pending:
-        store.add(pending, *embed_chunks(pending, embedder, store.info))
+        summary["replaced" if state is not None else "added"] += 1
+        changed.append(doc)
+        pending += chunk_document(doc, doc, data[doc], count, max_tokens)
+    if changed:
+        store.replace(changed, pending, *embed_chunks(pending, embedder, store.info))
         summary["chunks_added"] = len(pending)
     summary["store_chunks"] = store.count()
     return summary
@@ -113,32 +138,41 @@ def embed_files(paths, embedder, max_tokens: int = MAX_TOKENS) -> tuple[list[Chu
     return chunks, embedder.embed([c.text for c in chunks])
 
 
-def ingest(paths, store, embedder, max_tokens: int = MAX_TOKENS, batch_chunks: int = 256, progress: bool = True) -> dict:
+def ingest(paths, store, embedder, max_tokens: int = MAX_TOKENS, batch_chunks: int = 256, progress: bool = True,
+           warn=None) -> dict:
+    """Files (or folders of them) into the store. Each batch of changed documents goes in with one
+    `replace` commit, old rows out and new rows in together, so a kill at any point leaves every
+    document at its old version or its new one. Files that are not UTF-8 text are skipped, each
+    named through `warn`."""
     files = find_files(paths)
     existing = store.documents()
     count = _count_fn(embedder)
-    summary = {"files": len(files), "added": 0, "replaced": 0, "unchanged": 0, "chunks_added": 0}
+    summary = {"files": len(files), "added": 0, "replaced": 0, "unchanged": 0, "skipped": 0, "chunks_added": 0}
+    changed: list[str] = []
     pending: list[Chunk] = []
 
     def flush():
-        if pending:
-            store.add(pending, *embed_chunks(pending, embedder, store.info))  # one commit: all of these documents, or none
+        if changed:
+            store.replace(changed, pending, *embed_chunks(pending, embedder, store.info))
             summary["chunks_added"] += len(pending)
+            changed.clear()
             pending.clear()
 
     bar = tqdm(files, desc="ingesting", unit=" file", disable=not progress or len(files) < 2)
     for path in bar:
         data = path.read_bytes()
+        if not is_text(data):
+            summary["skipped"] += 1
+            if warn:
+                warn(f"skipped {path}: not UTF-8 text (a binary file?)")
+            continue
         doc, h = doc_id(path), file_hash(data)
         state = existing.get(doc)
         if state is not None and state.complete and state.doc_hash == h:
             summary["unchanged"] += 1
             continue
-        if state is not None:  # changed, or left half-written by a killed run
-            store.delete(doc)
-            summary["replaced"] += 1
-        else:
-            summary["added"] += 1
+        summary["replaced" if state is not None else "added"] += 1  # changed, or left half-written
+        changed.append(doc)
         pending += chunk_file(path, data, count, max_tokens)
         if len(pending) >= batch_chunks:
             flush()

@@ -51,12 +51,8 @@ def ray_ingest(paths, store, embedder_spec: str, workers: int = 4, max_tokens: i
             if not chunks:
                 continue
             doc = chunks[0].doc
-            if doc in existing:
-                store.delete(doc)
-                summary["replaced"] += 1
-            else:
-                summary["added"] += 1
-            store.add(chunks, vectors, parts)
+            summary["replaced" if doc in existing else "added"] += 1
+            store.replace([doc], chunks, vectors, parts)  # old rows out, new in: one commit
             summary["chunks_added"] += len(chunks)
     summary["store_chunks"] = store.count()
     return summary

@@ -7,13 +7,13 @@ from .base import Chunk, DocState, Hit, StoreInfo, VectorStore
 from .encodings import ENCODINGS, bytes_per_vector
 
 
-def _is_qdrant(location: str) -> bool:
+def is_qdrant(location) -> bool:
     return str(location).startswith(("qdrant:", "http://", "https://"))
 
 
 def open_store(location, key: bytes | None = None) -> VectorStore:
     """Open a store; `key` (else $UNEMBED_STORE_KEY_FILE / $UNEMBED_STORE_KEY) unseals an encrypted one."""
-    if _is_qdrant(str(location)):
+    if is_qdrant(location):
         from .qdrant import QdrantStore
         return QdrantStore.open(str(location))
     from .lance import LanceStore
@@ -22,7 +22,7 @@ def open_store(location, key: bytes | None = None) -> VectorStore:
 
 def create_store(location, info: StoreInfo, key: bytes | None = None) -> VectorStore:
     """A new store; with `key`, its vectors are encrypted at rest (LanceDB stores only)."""
-    if _is_qdrant(str(location)):
+    if is_qdrant(location):
         if key is not None:
             from ..errors import InputError
             raise InputError("encryption at rest is for LanceDB stores; a Qdrant server keeps its own disks")
@@ -33,12 +33,14 @@ def create_store(location, info: StoreInfo, key: bytes | None = None) -> VectorS
 
 
 def store_exists(location) -> bool:
-    if _is_qdrant(str(location)):
+    if is_qdrant(location):
         from .qdrant import QdrantStore
         return QdrantStore.exists(str(location))
     from .base import INFO_FILE
+    from .lance import recover_rekey
+    recover_rekey(location)  # a rekey killed between its two renames leaves no store at the path for a moment
     return (Path(location) / INFO_FILE).exists()
 
 
 __all__ = ["Chunk", "DocState", "Hit", "StoreInfo", "VectorStore", "ENCODINGS", "bytes_per_vector",
-           "open_store", "create_store", "store_exists"]
+           "open_store", "create_store", "store_exists", "is_qdrant"]

@@ -1,11 +1,14 @@
 """The default store: an embedded LanceDB directory (one `chunks` table plus store.json).
 
-Every `add` is one LanceDB commit, so a process killed mid-write leaves the previous version
-intact; ingest adds whole documents per commit, and a document whose row count falls short of
-its chunk count (a delete-then-add cut in half) is visible as incomplete and redone on re-run.
+Every write is one LanceDB commit, so a process killed mid-write leaves the previous version
+intact. `replace` swaps documents' old rows for their new ones in a single merge-insert commit, so
+a reader (or a crash) sees each document's old version or its new one, never neither. Writers
+take the directory's write lock (store/lock.py) and re-read the latest version under it, so
+concurrent writers in threads or processes serialise instead of losing each other's rows.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ from ..errors import InputError, StoreError
 from .base import Chunk, DocState, Hit, StoreInfo, check_parts, dir_bytes, read_info, write_info
 from .crypto import CIPHER, VectorCipher, cipher_for
 from .encodings import arrow_array, arrow_type, column_to_numpy, decode, encode, row_dtype, width
+from .lock import lock_held, only_lock_file, write_lock
 
 TABLE = "chunks"
 
@@ -54,6 +58,31 @@ def _guarded(fn):
     return wrapper
 
 
+def _rekey_paths(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + ".rekey"), path.with_name(path.name + ".old")
+
+
+def recover_rekey(path, locked: bool = False) -> None:
+    """Finish or undo a rekey that was killed: the `.rekey` copy is whole only once the store has
+    been renamed to `.old`, so with the store gone the copy takes its place, and with the store
+    still there a leftover copy is dropped. Left alone while a rekey holds the lock (`locked`:
+    the caller is that rekey)."""
+    import shutil
+    path = Path(path)
+    fresh, old = _rekey_paths(path)
+    if not fresh.exists() and not old.exists():
+        return
+    holder = path if path.exists() else old
+    if not locked and holder.exists() and lock_held(holder):
+        return
+    if not path.exists() and fresh.exists() and old.exists():
+        fresh.rename(path)
+    if path.exists():
+        for leftover in (fresh, old):
+            if leftover.exists():
+                shutil.rmtree(leftover)
+
+
 def _quote(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
@@ -70,7 +99,7 @@ class LanceStore:
         path = Path(path)
         cipher = VectorCipher(key) if key is not None else None
         info.cipher, info.key_check = (CIPHER, cipher.fingerprint) if cipher else ("", "")
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if path.exists() and (not path.is_dir() or not only_lock_file(path)):
             read_info(path)  # raises: a file, or a non-empty foreign directory
             raise StoreError(f"{path}: a store already exists here")
         path.mkdir(parents=True, exist_ok=True)
@@ -84,6 +113,7 @@ class LanceStore:
         """Open a store; an encrypted one takes `key`, else the key from the environment."""
         import lancedb
         path = Path(path)
+        recover_rekey(path)
         info = read_info(path)
         if info.backend != "lance":
             raise StoreError(f"{path}: a {info.backend} store, not a LanceDB one")
@@ -100,9 +130,15 @@ class LanceStore:
         return cls(path, info, table, cipher)
 
     # -- writing
-    def add(self, chunks: list[Chunk], vectors: np.ndarray, parts: list[np.ndarray | None] | None = None) -> None:
-        if not chunks:
-            return
+    @contextmanager
+    def writing(self):
+        """The store's write lock, with the table moved to the latest commit any writer made."""
+        with write_lock(self.path):
+            self.table.checkout_latest()
+            yield
+
+    def _table_of(self, chunks: list[Chunk], vectors: np.ndarray, parts) -> pa.Table:
+        """The rows these chunks become: everything checked and encoded (and sealed) before any write."""
         if len(chunks) != len(vectors):
             raise InputError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         rows = encode(check_vectors(vectors, self.info.dim), self.info.encoding)
@@ -119,17 +155,44 @@ class LanceStore:
             cols["parts"] = self._parts_column(parts, ids)
         if self.info.mode != "lossy":
             cols["text"] = [c.text if self.info.keeps_text(c.doc) else None for c in chunks]
-        self.table.add(pa.table(cols, schema=_schema(self.info)))
+        return pa.table(cols, schema=_schema(self.info))
+
+    def add(self, chunks: list[Chunk], vectors: np.ndarray, parts: list[np.ndarray | None] | None = None) -> None:
+        """Append rows (one commit). To change documents that may already be here, use `replace`."""
+        if not chunks:
+            return
+        table = self._table_of(chunks, vectors, parts)
+        with self.writing():
+            self.table.add(table)
+
+    def replace(self, docs: list[str], chunks: list[Chunk], vectors: np.ndarray,
+                parts: list[np.ndarray | None] | None = None) -> None:
+        """Make `chunks` the whole content of documents `docs`, in one commit: their rows that the
+        new chunks do not overwrite go, the rest are updated or inserted. A document in `docs`
+        with no chunks is deleted."""
+        docs = sorted(set(docs) | {c.doc for c in chunks})
+        if not docs:
+            return
+        table = self._table_of(chunks, vectors, parts)
+        gone = "doc IN (" + ", ".join(_quote(d) for d in docs) + ")"
+        with self.writing():
+            if not chunks:
+                self.table.delete(gone)
+                return
+            (self.table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
+             .when_not_matched_by_source_delete(gone).execute(table))
 
     def delete(self, doc: str) -> int:
-        before = self.count()
-        self.table.delete(f"doc = {_quote(doc)}")
-        return before - self.count()
+        with self.writing():
+            before = self.count()
+            self.table.delete(f"doc = {_quote(doc)}")
+            return before - self.count()
 
     def compact(self) -> None:
         """Merge the small fragments many adds leave behind and drop old versions."""
         try:
-            self.table.optimize()
+            with self.writing():
+                self.table.optimize()
         except Exception:  # optional housekeeping; never fail an ingest over it
             pass
 
@@ -267,22 +330,22 @@ class LanceStore:
     def rekey(self, new_key: bytes | None) -> "LanceStore":
         """Re-seal every vector under `new_key` (None: store them in the clear), in place.
 
-        Builds the re-sealed copy beside the store and swaps the directories with renames, so a
-        crash leaves either the old store or the new one at `path` (plus a `.rekey`/`.old`
-        leftover to delete), never a store whose rows and key fingerprint disagree."""
+        Builds the re-sealed copy beside the store and swaps the directories with renames, under
+        the write lock. A crash at any point is finished or undone by the next open
+        (`recover_rekey`): the store is then wholly under the old key or wholly under the new."""
         import shutil
         from dataclasses import replace
-        fresh, old = self.path.with_name(self.path.name + ".rekey"), self.path.with_name(self.path.name + ".old")
-        for leftover in (fresh, old):
-            if leftover.exists():
-                raise StoreError(f"{leftover} exists: a rekey was interrupted; check it and delete it first")
-        if self.count():
-            self.copy_with_vectors(fresh, self._ordered()[1], replace(self.info), new_key)
-        else:
-            LanceStore.create(fresh, replace(self.info), new_key)
-        self.path.rename(old)
-        fresh.rename(self.path)
-        shutil.rmtree(old)
+        fresh, old = _rekey_paths(self.path)
+        with write_lock(self.path):
+            recover_rekey(self.path, locked=True)
+            self.table.checkout_latest()
+            if self.count():
+                self.copy_with_vectors(fresh, self._ordered()[1], replace(self.info), new_key)
+            else:
+                LanceStore.create(fresh, replace(self.info), new_key)
+            self.path.rename(old)  # from here on the copy is whole: recovery completes the swap
+            fresh.rename(self.path)
+            shutil.rmtree(old)
         return LanceStore.open(self.path, new_key)
 
     def disk_bytes(self) -> int:

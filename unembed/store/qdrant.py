@@ -122,6 +122,24 @@ class QdrantStore:
             points.append(models.PointStruct(id=_point_id(c.id), vector=row.tolist(), payload=payload))
         self.client.upsert(self.collection, points, wait=True)
 
+    def replace(self, docs: list[str], chunks: list[Chunk], vectors: np.ndarray,
+                parts: list[np.ndarray | None] | None = None) -> None:
+        """Make `chunks` the whole content of documents `docs`: upsert the new points (their ids
+        are the old ones' where chunk numbers agree), then drop the documents' points that were not
+        rewritten. Qdrant has no multi-operation transaction, so a crash between the two leaves a
+        document with its new chunks plus old extra ones: `documents()` reports it incomplete
+        (mixed hashes) and the next ingest rewrites it. Nothing is deleted before its
+        replacement is written."""
+        from qdrant_client import models
+        docs = sorted(set(docs) | {c.doc for c in chunks})
+        if not docs:
+            return
+        self.add(chunks, vectors, parts)  # no chunks: nothing to add, only the deletion
+        keep = [_point_id(c.id) for c in chunks]
+        stale = models.Filter(must=[models.FieldCondition(key="doc", match=models.MatchAny(any=docs))],
+                              must_not=[models.HasIdCondition(has_id=keep)] if keep else [])
+        self.client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
+
     def _doc_filter(self, doc: str):
         from qdrant_client import models
         return models.Filter(must=[models.FieldCondition(key="doc", match=models.MatchValue(value=doc))])
