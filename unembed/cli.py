@@ -233,18 +233,14 @@ def invert_cmd(
     json_out: JsonOpt = None,
 ):
     """Invert an N×d .npy array: one reconstruction per line (or JSON)."""
-    import numpy as np
+    from .audit.vectors import load_npy
+    from .embed.base import check_vectors
+    from .invert.base import invert_in_blocks
 
-
-    try:
-        arr = np.load(vectors, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"vectors file not found: {vectors}") from None
-    except ValueError as e:
-        raise InputError(f"{vectors} is not a readable .npy array: {e}") from None
+    arr = load_npy(vectors)
     emb, inv = _load(embedder, inverter)
     steps, beam = _settings(inv, steps, beam)
-    texts = inv.invert(arr, steps=steps, beam=beam)
+    texts = invert_in_blocks(inv, check_vectors(arr, emb.dim, what=str(vectors)), steps, beam)
     if json_out is None:
         for t in texts:
             print(t)
@@ -266,7 +262,12 @@ def embed_cmd(
 
     if out_path.is_dir():
         raise InputError(f"--out {out_path} is a directory; give a file name such as {out_path / 'vectors.npy'}")
-    vecs = load_embedder(embedder).embed(read_lines(input))
+    from tqdm import tqdm
+
+    texts, emb = read_lines(input), load_embedder(embedder)
+    block = 4096  # a progress bar on long inputs; the array itself is what must fit in memory
+    vecs = np.concatenate([emb.embed(texts[i:i + block]) for i in tqdm(
+        range(0, len(texts), block), desc="embedding", unit=" block", disable=len(texts) <= block)])
     with open(out_path, "wb") as f:  # exactly the name given: np.save(path) would add .npy
         np.save(f, vecs)
     out.print(f"wrote {vecs.shape[0]}×{vecs.shape[1]} float32 to {out_path}")

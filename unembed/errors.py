@@ -23,3 +23,7 @@ class MismatchError(UnembedError):
 
 class StoreError(UnembedError):
     """A store directory that is corrupt, foreign, or locked."""
+
+
+class StoreKeyError(StoreError):
+    """A sealed store or memory opened without its key or with another: on a server, its operator's problem."""

@@ -29,6 +29,21 @@ def _matrix(rows, where: str) -> np.ndarray:
         raise InputError(f"{where}: the vector column holds rows of different lengths or non-numbers") from None
 
 
+def load_npy(path) -> np.ndarray:
+    """A numeric .npy array as float32; errors name the file and the problem, never its content."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"vectors file not found: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory, not an .npy file") from None
+    except ValueError:
+        raise InputError(f"{path} is not a readable .npy array (object arrays are refused)") from None
+    if arr.dtype.kind not in "fiub":
+        raise InputError(f"{path}: expected numbers, got an array of dtype {arr.dtype.name!r}")
+    return arr.astype(np.float32)
+
+
 def read_vectors(path, column: str | None = None) -> np.ndarray:
     """An N×d float32 array, as stored (not yet validated or normalised)."""
     path = Path(path)
@@ -36,10 +51,7 @@ def read_vectors(path, column: str | None = None) -> np.ndarray:
         raise InputError(f"vectors file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        try:
-            return np.asarray(np.load(path, allow_pickle=False), dtype=np.float32)
-        except ValueError as e:
-            raise InputError(f"{path} is not a readable .npy array: {e}") from None
+        return load_npy(path)
     if suffix == ".parquet":
         import pyarrow.parquet as pq
         try:

@@ -39,9 +39,15 @@ class ReferenceIndex:
                 np.save(tmp, self.vectors)
                 tmp.replace(path)  # atomic: a killed build never leaves a half index behind
 
-    def search(self, queries: np.ndarray, k: int = 1, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, indices) by cosine for each unit query row."""
+    def search(self, queries: np.ndarray, k: int = 1, chunk: int = 65536,
+               rows: int = 512) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, indices) by cosine for each unit query row. Works on blocks of `rows`
+        queries × `chunk` references, so memory stays near rows × chunk × 12 bytes (~400 MB)
+        whatever the number of queries."""
         q = np.asarray(queries, dtype=np.float32)
+        if len(q) > rows:
+            found = [self.search(q[i:i + rows], k, chunk, rows) for i in range(0, len(q), rows)]
+            return np.concatenate([s for s, _ in found]), np.concatenate([i for _, i in found])
         k = min(k, len(self.texts))
         best_s = np.full((len(q), 0), -np.inf, dtype=np.float32)
         best_i = np.zeros((len(q), 0), dtype=np.int64)

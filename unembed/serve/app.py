@@ -10,11 +10,15 @@ never request text or vectors; the access log records who touched which store, n
 The playground at / is a static page: it holds no data and calls the same endpoints with the
 key its user types in.
 """
+import asyncio
 import json
+import logging
+import re
 import threading
 import time
 from collections import defaultdict, deque
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Optional
 
@@ -24,7 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import InputError, MismatchError, UnembedError
+from ..errors import InputError, MismatchError, StoreKeyError, UnembedError
 from .config import NAME, ServerConfig, Tenant
 
 NAME_PATTERN = NAME.pattern  # store and memory names: also what the schema promises
@@ -164,8 +168,16 @@ class InversionQueue:
                 self._cv.notify_all()
 
 
+log = logging.getLogger("unembed.serve")
+
+# per request: the tenant once known, and whether an endpoint already wrote its access-log line
+_request: ContextVar[dict | None] = ContextVar("unembed_request", default=None)
+
+
 class AccessLog:
-    """JSON lines: time, tenant, endpoint, store, items, status. Never texts, vectors or keys."""
+    """JSON lines: time, tenant, endpoint, store, items, status. Never texts, vectors or keys.
+    Every request gets one line: the endpoint's own (with its store and item count), or, for a
+    request refused or failed before it wrote one, a line with the status it was answered with."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -173,10 +185,90 @@ class AccessLog:
 
     def write(self, **fields) -> None:
         line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields})
+        rec = _request.get()
+        if rec is not None:
+            rec["logged"] = True
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(line + "\n")
+
+
+def _lone_surrogate(value, where: str = "body") -> str | None:
+    """The JSON path of the first string (key or value) that is not valid Unicode, else None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            if (bad := _lone_surrogate(v, f"{where}/{i}")) is not None:
+                return bad
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if (bad := _lone_surrogate(k, where) or _lone_surrogate(v, f"{where}/{k}")) is not None:
+                return bad
+    return None
+
+
+class BodyGuard:
+    """ASGI middleware in front of everything: reads the whole body before any route does, counting
+    the bytes that actually arrive (Content-Length or chunked alike) against the cap, with a
+    deadline for the whole body, and refuses bodies that are not valid UTF-8 JSON text (lone
+    surrogates included) with a 400, before they can reach a store or a model."""
+
+    def __init__(self, app, max_bytes: int, timeout_s: float):
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        size = headers.get(b"content-length")
+        if size is not None and (not size.isdigit() or int(size) > self.max_bytes):
+            return await self._refuse(scope, send, 413, f"request body over {self.max_bytes} bytes")
+        body = bytearray()
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                msg = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.001))
+            except asyncio.TimeoutError:
+                return await self._refuse(scope, send, 408, f"request body not received within {self.timeout_s:g} s")
+            if msg["type"] == "http.disconnect":
+                return
+            body += msg.get("body", b"")
+            if len(body) > self.max_bytes:
+                return await self._refuse(scope, send, 413, f"request body over {self.max_bytes} bytes")
+            if not msg.get("more_body"):
+                break
+        if body and b"json" in headers.get(b"content-type", b"application/json"):
+            try:
+                where = _lone_surrogate(json.loads(bytes(body).decode("utf-8")))
+            except UnicodeDecodeError:
+                return await self._refuse(scope, send, 400, "request body is not valid UTF-8")
+            except ValueError:
+                where = None  # not JSON: the route's own validation says so (422)
+            if where is not None:
+                return await self._refuse(scope, send, 400, f"invalid Unicode (a lone surrogate) in {where}")
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(scope, send, status: int, message: str) -> None:
+        data = json.dumps({"error": message}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": data})
 
 
 def create_app(config: ServerConfig):
@@ -207,18 +299,44 @@ def create_app(config: ServerConfig):
     inversions = InversionQueue(config.max_invert_queue, config.max_invert_queue_per_tenant)
     key = config.store_key
 
-    @app.middleware("http")
-    async def cap_body(request: Request, call_next):
-        size = request.headers.get("content-length")
-        if size is not None and (not size.isdigit() or int(size) > config.max_body_bytes):
-            return JSONResponse({"error": f"request body over {config.max_body_bytes} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyGuard, max_bytes=config.max_body_bytes, timeout_s=config.read_timeout_s)
+
+    @app.middleware("http")  # added last, so outermost: it sees what the body guard refuses too
+    async def log_every_request(request: Request, call_next):
+        rec = {"tenant": None, "logged": False}
+        _request.set(rec)
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            if not rec["logged"]:
+                access.write(tenant=rec["tenant"], endpoint=request.url.path, status=status)
+
+    # messages may name a store's or memory's directory: a client sees its name, never the server's paths
+    server_paths = re.compile("(?:" + "|".join(re.escape(str(p)) for p in {config.data_dir, config.data_dir.resolve()})
+                              + r""")[^\s:;,'"()]*""")
+
+    def public(message: str) -> str:
+        return server_paths.sub(lambda m: repr(Path(m.group(0)).name), message)
 
     # every error body is {"error": message}: the library's message, a validation summary, or ours
     @app.exception_handler(UnembedError)
     async def unembed_error(request: Request, exc: UnembedError):
+        if isinstance(exc, StoreKeyError):  # the server's key, not the client's request, is wrong
+            log.error("server misconfigured on %s: a sealed store or memory does not open with the server's "
+                      "store key (%s)", request.url.path, public(str(exc)))
+            return JSONResponse({"error": "server misconfigured: stored data cannot be unsealed with the server's "
+                                          "key; the operator has been told"}, status_code=500)
         status = 409 if isinstance(exc, MismatchError) else 400
-        return JSONResponse({"error": str(exc)}, status_code=status)
+        return JSONResponse({"error": public(str(exc))}, status_code=status)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        # the type only: a message may quote a text, a vector or a path
+        log.error("internal error on %s: %s", request.url.path, type(exc).__name__)
+        return JSONResponse({"error": "internal error; the server log names it"}, status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -236,6 +354,8 @@ def create_app(config: ServerConfig):
         auth = request.headers.get("authorization", "")
         scheme, _, key = auth.partition(" ")
         found = config.tenant_for(key.strip()) if scheme.lower() == "bearer" and key.strip() else None
+        if found is not None and (rec := _request.get()) is not None:
+            rec["tenant"] = found.name
         if found is None:
             access.write(tenant=None, endpoint=request.url.path, status=401)
             raise HTTPException(401, "missing or unknown API key: send Authorization: Bearer KEY",

@@ -50,6 +50,7 @@ class ServerConfig:
     data_dir: Path
     tenants: dict[str, Tenant] = field(default_factory=dict)
     max_body_bytes: int = 1_000_000
+    read_timeout_s: float = 30.0  # a request body that has not fully arrived by then is refused (408)
     max_batch: int = 64
     max_invert_queue: int = 8  # inversions running or waiting; more get 503 at once
     max_invert_queue_per_tenant: int | None = None  # of those, at most this many from one tenant (None: no cap)
@@ -82,7 +83,7 @@ class ServerConfig:
                                    stores)
         data_dir = Path(raw.pop("data_dir", path.parent / "unembed-data"))
         key_file = raw.pop("store_key_file", None)
-        known = {"max_body_bytes", "max_batch", "max_invert_queue", "max_invert_queue_per_tenant", "embedder",
+        known = {"max_body_bytes", "read_timeout_s", "max_batch", "max_invert_queue", "max_invert_queue_per_tenant", "embedder",
                  "inverter", "encrypt_at_rest"}
         unknown = set(raw) - known
         if unknown:

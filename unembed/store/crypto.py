@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, StoreError
+from ..errors import InputError, StoreError, StoreKeyError
 
 CIPHER = "aes-256-gcm"
 KEY_FILE_ENV = "UNEMBED_STORE_KEY_FILE"
@@ -97,8 +97,8 @@ def cipher_for(cipher: str, key_check: str, key: bytes | None, where) -> VectorC
         raise StoreError(f"{where}: unknown cipher {cipher!r}")
     key = key if key is not None else read_store_key()
     if key is None:
-        raise StoreError(f"{where}: its vectors are encrypted; give the key with ${KEY_FILE_ENV} or ${KEY_ENV}")
+        raise StoreKeyError(f"{where}: its vectors are encrypted; give the key with ${KEY_FILE_ENV} or ${KEY_ENV}")
     c = VectorCipher(key)
     if not hmac.compare_digest(c.fingerprint, key_check):
-        raise StoreError(f"{where}: wrong store key (it does not match the one the vectors were sealed with)")
+        raise StoreKeyError(f"{where}: wrong store key (it does not match the one the vectors were sealed with)")
     return c
