@@ -74,6 +74,7 @@ def server(isolated_home, tmp_path, request):
 store_key_file = "store.key"
 max_batch = 8
 max_body_bytes = 200000
+read_timeout_s = 3
 inverter = "{getattr(request, 'param', 'lookup')}"
 
 [tenants.acme]
