@@ -2,6 +2,7 @@
 race, limits that hold, on the real server at 127.0.0.1, real LanceDB directories and the real CLI.
 The kill -9 rounds are in test_kills.py (slow tier)."""
 import json
+import re
 import socket
 import threading
 import time
@@ -163,3 +164,111 @@ def test_failures_are_logged_and_never_show_server_paths(server, monkeypatch):
     log = [json.loads(ln) for ln in (cfg.data_dir / "access.log").read_text().splitlines()]
     assert {"tenant": "acme", "endpoint": "/v1/embed", "status": 500}.items() <= log[-1].items()
     assert sum(e["status"] == 500 for e in log) == 2
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from unembed.cli import app
+    r = CliRunner().invoke(app, list(args))
+    text = r.output + (r.stderr if r.stderr_bytes is not None else "")
+    text = " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())  # rich's boxes wrap and frame the message
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    assert "Traceback" not in text
+    return r.exit_code, text
+
+
+def test_cli_user_errors_are_messages_not_tracebacks(isolated_home, minilm):
+    import subprocess
+    import sys
+    tmp = isolated_home
+    (tmp / "t.txt").write_text("A line of text.\n")
+    for args, expect in [
+        (["roundtrip", "A text.", "--steps", "-1"], "--steps"), (["roundtrip", "A text.", "--beam", "0"], "--beam"),
+        (["roundtrip", "A text.", "--beam", "100000"], "--beam"), (["rag", "ask", "q", "--store", "s", "--k", "0"], "--k"),
+        (["roundtrip", ""], "nothing to invert"),
+        (["eval", "--input", str(tmp)], "is a directory"),
+        (["embed", "--input", str(tmp / "t.txt"), "--out", str(tmp)], "is a directory"),
+    ]:
+        code, text = _cli(*args)
+        assert code == 2 and expect in text, (args, text)
+    np.save(tmp / "s.npy", np.array([["secret words", "more"]]))
+    code, text = _cli("invert", "--vectors", str(tmp / "s.npy"), "--inverter", "lookup")
+    assert code == 2 and "dtype" in text and "secret" not in text
+    code, text = _cli("invert", "--vectors", str(tmp), "--inverter", "lookup")
+    assert code == 2 and "directory" in text
+    # --out is written under exactly the name given
+    code, _ = _cli("embed", "--input", str(tmp / "t.txt"), "--out", str(tmp / "vecs"))
+    assert code == 0 and (tmp / "vecs").is_file() and not (tmp / "vecs.npy").exists()
+    assert np.load(tmp / "vecs").shape == (1, 384)
+    # text on the command line that is not UTF-8 (a real process: argv arrives as bytes)
+    r = subprocess.run([sys.executable.encode(), b"-m", b"unembed.cli", b"roundtrip", b"caf\xe9 au lait",
+                        b"--inverter", b"lookup"], capture_output=True, timeout=300)
+    assert r.returncode == 2 and b"not valid Unicode" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_binary_files_are_skipped_by_name(isolated_home, minilm):
+    import sys
+    docs = isolated_home / "docs"
+    docs.mkdir()
+    (docs / "note.txt").write_text("The heron waited by the sluice gate all morning.\n")
+    (docs / "tool.txt").write_bytes(open(sys.executable, "rb").read(4096))  # an ELF binary, renamed
+    (docs / "latin1.md").write_bytes("Caf\xe9 cr\xe8me".encode("latin-1"))
+    code, text = _cli("rag", "ingest", str(docs), "--store", str(isolated_home / "store"), "--json", "-")
+    assert code == 0 and "skipped" in text and "tool.txt" in text and "latin1.md" in text
+    store = open_store(isolated_home / "store")
+    assert len(store.documents()) == 1 and next(iter(store.documents())).endswith("note.txt")
+
+
+def test_a_memory_whose_description_disagrees_with_its_table_is_refused(isolated_home, minilm):
+    from unembed.concepts import ConceptMemory
+    from unembed.errors import StoreError
+    path = isolated_home / "mem"
+    ConceptMemory.open_or_create(path, minilm.name, minilm.dim).add(minilm.embed(["a note"]))
+    info = json.loads((path / "memory.json").read_text())
+    (path / "memory.json").write_text(json.dumps({**info, "dim": 768}))
+    with pytest.raises(StoreError, match="does not match its table"):
+        ConceptMemory.open(path)
+    code, text = _cli("memory", "show", "--store", str(path))
+    assert code == 2 and "does not match its table" in text
+
+
+def test_an_http_embedder_with_ragged_rows_is_an_error(monkeypatch):
+    from http.server import ThreadingHTTPServer
+
+    from conftest import JSONHandler
+
+    from unembed.embed.http import HTTPEmbedder
+    from unembed.errors import UnembedError
+
+    class Ragged(JSONHandler):
+        def do_POST(self):
+            n = len(self.read_json()["input"])
+            self.send_json({"data": [{"index": i, "embedding": [0.1] * (3 + i)} for i in range(n)]})
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Ragged)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(UnembedError, match="rows of different lengths"):
+            HTTPEmbedder(f"http://127.0.0.1:{srv.server_address[1]}/v1", model="m").embed(["a", "b"])
+    finally:
+        srv.shutdown()
+
+
+def test_the_audit_counts_names_as_an_attacker_reads_them():
+    """Each rate re-derived by hand on originals whose names come back lower-cased, reordered or in part."""
+    from unembed import metrics
+    refs = ["Tamsin Clarke met Emily Watson in Leeds.", "He rang Omar Haddad on 0161 496 0732.",
+            "It went to jo.reed@example.org with invoice 5,120.", "Priya Nair signed for 42 crates."]
+    hyps = ["tamsin clarke met watson emily in leeds.", "he rang haddad about 0161-496-0732",
+            "it went to JO.REED@example.org with invoice 5120.", "a clerk signed for 24 crates."]
+    names = [sorted(metrics.entities(r)["names"]) for r in refs]
+    assert names == [["Emily Watson", "Leeds", "Tamsin Clarke"], ["Omar Haddad"], [], ["Priya Nair"]]
+    # full names: every word, any order, any case: 3 of 5 (not "Omar Haddad", not "Priya Nair")
+    assert metrics.recovery(hyps, refs, "names") == pytest.approx(3 / 5)
+    # any word of a name: a surname alone counts: 4 of 5
+    assert metrics.recovery(hyps, refs, "name_parts") == pytest.approx(4 / 5)
+    assert metrics.recovery(hyps, refs, "emails") == 1.0 and metrics.recovery(hyps, refs, "phones") == 1.0
+    assert metrics.recovery(hyps, refs, "numbers") == pytest.approx(1 / 2)  # 5,120 read as 5120; 42 lost
+    # the old rule (verbatim, case-sensitive) would have said 0 of 5 names: the audit must not
+    assert sum(n in h for ns, h in zip(names, hyps) for n in ns) == 0
