@@ -272,3 +272,75 @@ def test_the_audit_counts_names_as_an_attacker_reads_them():
     assert metrics.recovery(hyps, refs, "numbers") == pytest.approx(1 / 2)  # 5,120 read as 5120; 42 lost
     # the old rule (verbatim, case-sensitive) would have said 0 of 5 names: the audit must not
     assert sum(n in h for ns, h in zip(names, hyps) for n in ns) == 0
+
+
+VALID = {
+    "/v1/embed": {"input": ["a note"]},
+    "/v1/invert": {"vectors": [[0.05] * 384], "steps": 0, "beam": 1},
+    "/v1/roundtrip": {"input": "a note", "steps": 0, "beam": 1},
+    "/v1/blend": {"inputs": ["rain", "snow"], "steps": 0, "beam": 1},
+    "/v1/rag/ingest": {"store": "fz", "documents": [{"id": "a", "text": "A note on kilns."}]},
+    "/v1/rag/ask": {"store": "fz", "questions": ["kilns?"], "k": 1, "steps": 0, "beam": 1},
+    "/v1/memory/add": {"memory": "fz", "input": ["a note"], "merge_above": 0.9},
+    "/v1/memory/consolidate": {"memory": "fz", "threshold": 0.9},
+    "/v1/memory/show": {"memory": "fz", "invert": True, "steps": 0, "beam": 1},
+    "/v1/audit": {"store": "fz", "sample": 1, "steps": 0, "beam": 1},
+}
+ODD = [None, True, -1, 0, 2**63, 1e308, float("nan"), "", "x" * 5000, "\ud800", "a\udfffb", "../../etc", [], {}, [[]],
+       ["\udc80"], [1, "a"], {"\ud800": 1}]
+
+
+def _mutations(rng, body):
+    """A valid body, bent: one field's value replaced, a field dropped or added, lone surrogates anywhere."""
+    out = dict(body)
+    kind = rng.randrange(4)
+    key = rng.choice(sorted(out))
+    if kind == 0:
+        out[key] = rng.choice(ODD)
+    elif kind == 1:
+        out.pop(key)
+    elif kind == 2:
+        out[rng.choice(["extra", "\ud800", key + "x"])] = rng.choice(ODD)
+    else:
+        out[key] = [rng.choice(ODD) for _ in range(rng.randint(1, 3))]
+    return out
+
+
+@pytest.mark.slow
+def test_fuzzed_bodies_never_a_500_nor_a_change_on_refusal(server):
+    """Every endpoint's body, bent many ways and sent plain, chunked, truncated, invalid UTF-8, deeply
+    nested, or as another content type: never a 5xx, always {"error": ...} on refusal."""
+    import random
+    base, cfg = server
+    rng = random.Random(13)
+    acme = client(base, "acme-key")
+    for path in ("/v1/rag/ingest", "/v1/memory/add"):
+        assert acme.post(path, json=VALID[path]).status_code == 200
+    statuses, n = {}, 0
+    for path, body in VALID.items():
+        for i in range(30):
+            raw = json.dumps(_mutations(rng, body), allow_nan=True).encode("utf-8", "surrogatepass")
+            how = i % 6
+            headers = {"Content-Type": "application/json"}
+            if how == 1:
+                content = iter([raw[:len(raw) // 2], raw[len(raw) // 2:]])  # chunked transfer
+            elif how == 2:
+                content = raw[: rng.randrange(1, max(len(raw), 2))]  # truncated
+            elif how == 3:
+                content = raw.replace(b'"', b'"\xff', 1)  # not UTF-8
+            elif how == 4:
+                content = b"[" * 50_000 + b"]" * 50_000  # nested past any parser's recursion limit
+            elif how == 5:
+                content, headers = raw, {"Content-Type": "text/plain"}
+            else:
+                content = raw
+            r = acme.post(path, content=content, headers=headers)
+            n += 1
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            assert r.status_code < 500, (path, how, r.status_code, r.text[:300])
+            if r.status_code >= 400:
+                assert isinstance(r.json().get("error"), str)
+    store = open_store(cfg.data_dir / "tenants" / "acme" / "stores" / "fz", cfg.store_key)
+    assert all(st.complete for st in store.documents().values())
+    print(f"{n} fuzzed bodies: {dict(sorted(statuses.items()))}")
+    assert n == 300 and statuses.get(200, 0) > 5

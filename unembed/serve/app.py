@@ -247,6 +247,8 @@ class BodyGuard:
                 where = _lone_surrogate(json.loads(bytes(body).decode("utf-8")))
             except UnicodeDecodeError:
                 return await self._refuse(scope, send, 400, "request body is not valid UTF-8")
+            except RecursionError:
+                return await self._refuse(scope, send, 400, "request body is nested too deeply")
             except ValueError:
                 where = None  # not JSON: the route's own validation says so (422)
             if where is not None:
