@@ -43,10 +43,12 @@ def test_a_bad_document_fails_the_whole_batch_and_changes_nothing(server):
     assert store.documents() == before
 
 
-def test_the_library_prepares_every_document_before_it_writes(isolated_home, minilm):
+@pytest.mark.parametrize("backend", ["lance", "qdrant"])
+def test_the_library_prepares_every_document_before_it_writes(isolated_home, minilm, backend):
     from unembed.errors import InputError
     from unembed.rag.ingest import ingest_texts, open_or_create
-    store = open_or_create(isolated_home / "s", minilm, "lookup")
+    where = isolated_home / "s"
+    store = open_or_create(where if backend == "lance" else f"qdrant:{where}", minilm, "lookup")
     ingest_texts([("a", "First text about rivers."), ("b", "Second text about hills.")], store, minilm)
     before = store.documents()
     with pytest.raises(InputError, match="document 'c'.*not valid Unicode"):
