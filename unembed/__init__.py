@@ -6,41 +6,14 @@
 """
 from __future__ import annotations
 
+# The subpackages `embed` and `invert` share their names with the API's functions. Importing a
+# subpackage binds it as an attribute of this package, so they are imported first, here, and the
+# functions bound after: a later import of either finds it loaded and leaves the functions alone.
+from . import embed as _embed_package, invert as _invert_package  # noqa: F401
+from .api import embed, invert, invert_embeddings, load_inverter
 from .errors import InputError, MismatchError, MissingPackageError, StoreError, UnembedError, UnknownModelError
 
 __version__ = "0.1.0"
 
-
-def embed(texts, embedder: str = "minilm"):
-    """Unit-length float32 embeddings, one row per text."""
-    from .embed import load_embedder
-
-    return load_embedder(embedder).embed(texts)
-
-
-def invert(vectors, steps: int | None = None, beam: int | None = None, embedder: str = "minilm",
-           inverter: str | None = None) -> list[str]:
-    """One reconstruction per row of `vectors` (N×d), with the best inverter shipped for `embedder`."""
-    from .embed import load_embedder
-    from .invert.registry import resolve_settings
-
-    emb = load_embedder(embedder)
-    inv = _cached_inverter(inverter, emb)
-    steps, beam = resolve_settings(inv, steps, beam)
-    return inv.invert(vectors, steps=steps, beam=beam)
-
-
-_inverters: dict = {}
-
-
-def _cached_inverter(spec, emb):
-    from .invert.registry import load_inverter
-
-    key = (spec, emb.name)
-    if key not in _inverters:
-        _inverters[key] = load_inverter(spec, emb)
-    return _inverters[key]
-
-
-__all__ = ["embed", "invert", "UnembedError", "InputError", "UnknownModelError", "MissingPackageError",
-           "MismatchError", "StoreError"]
+__all__ = ["embed", "invert", "load_inverter", "invert_embeddings", "UnembedError", "InputError",
+           "UnknownModelError", "MissingPackageError", "MismatchError", "StoreError"]
