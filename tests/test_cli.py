@@ -26,7 +26,7 @@ def files(isolated_home, tiny_corpus):
 
 def test_eval_contract_lookup(files):
     out = files["tmp"] / "report.json"
-    r = run("eval", "--input", str(files["test"]), "--inverter", "lookup", "--json", str(out))
+    r = run("eval", "--input", str(files["test"]), "--inverter", "lookup", "--no-readability", "--json", str(out))
     assert r.returncode == 0, r.stderr
     report = json.loads(out.read_text())
     assert set(report) == KEYS
@@ -37,10 +37,28 @@ def test_eval_contract_lookup(files):
     assert "bleu" in r.stdout  # the readable table
 
 
+@pytest.mark.slow
+def test_eval_reports_readability_under_the_local_gemma(files):
+    """Readability: the originals read back verbatim score an nll_ratio of exactly 1; the keys
+    already in the contract stay, the new ones are added, and the rule is stated."""
+    out = files["tmp"] / "r.json"
+    r = run("eval", "--input", str(files["test"]), "--inverter", f"lookup:{files['test']}", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(out.read_text())
+    assert set(rep) == KEYS | {"nll", "nll_reference", "nll_ratio", "readability"}
+    assert rep["nll_ratio"] == pytest.approx(1.0) and 1.0 < rep["nll"] < 8.0 and "Gemma" in rep["readability"]
+    salad = files["tmp"] / "salad.txt"
+    salad.write_text("closed steel the was cracks bridge found supports repairs engineers two its\n")
+    r = run("eval", "--input", str(files["test"]), "--inverter", f"lookup:{salad}", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["nll_ratio"] > 1.3  # a word salad reads far worse than the originals
+
+
 def test_eval_inverts_texts_seen_by_reference_exactly(files):
     """A lookup whose reference holds the test texts must return them: BLEU 100, exact match 1."""
     out = files["tmp"] / "r.json"
-    r = run("eval", "--input", str(files["test"]), "--inverter", f"lookup:{files['test']}", "--json", str(out))
+    r = run("eval", "--input", str(files["test"]), "--inverter", f"lookup:{files['test']}", "--no-readability",
+            "--json", str(out))
     assert r.returncode == 0, r.stderr
     rep = json.loads(out.read_text())
     assert rep["exact_match"] == 1.0 and rep["bleu"] == pytest.approx(100) and rep["cosine"] > 0.999
@@ -51,6 +69,7 @@ def test_search_improves_cosine_over_lookup(files):
     for spec, steps in (("lookup", 0), ("search", 3)):
         out = files["tmp"] / f"{spec}.json"
         r = run("eval", "--input", str(files["test"]), "--inverter", spec, "--steps", str(steps), "--beam", "2",
+                "--no-readability",
                 "--json", str(out))
         assert r.returncode == 0, r.stderr
         reports[spec] = json.loads(out.read_text())

@@ -108,6 +108,9 @@ def eval_cmd(
     steps: StepsOpt = None,
     beam: BeamOpt = None,
     limit: Optional[int] = typer.Option(None, help="Use only the first N lines."),
+    readability: Annotated[bool, typer.Option("--readability/--no-readability", help="Also score how readable "
+                           "the reconstructions are against the originals: mean NLL per token under the local "
+                           "Gemma, and their ratio (nll_ratio).")] = True,
     json_out: JsonOpt = None,
 ):
     """Embed each line, invert it, and score the reconstructions (BLEU, token F1, exact match, cosine)."""
@@ -117,17 +120,21 @@ def eval_cmd(
     emb, inv = _load(embedder, inverter)
     steps, beam = _settings(inv, steps, beam)
     before = getattr(inv, "queries", None)
-    report = evaluate(texts, emb, inv, steps, beam)
+    nll = None
+    if readability:
+        from .generate.gemma import LocalGemma
+        nll = LocalGemma().nll
+    report = evaluate(texts, emb, inv, steps, beam, nll=nll)
     if str(json_out) != "-":
         if before is not None:  # black-box inverters count their calls to the embedder
             setup = getattr(inv, "setup_queries", None)
             out.print(f"queries to {emb.name}: {(inv.queries - before) / len(texts):,.0f} per text"
                       + (f" (plus {setup:,} once to set up, cached)" if setup else ""))
         table = Table(title=f"{report['inverter']} on {report['embedder']} · {report['n']} texts · steps {steps} · beam {beam}")
-        for k in ("bleu", "token_f1", "exact_match", "cosine", "seconds_per_text"):
+        cols = ["bleu", "token_f1", "exact_match", "cosine", "seconds_per_text"] + (["nll_ratio"] if nll else [])
+        for k in cols:
             table.add_column(k, justify="right")
-        table.add_row(f"{report['bleu']:.2f}", f"{report['token_f1']:.3f}", f"{report['exact_match']:.3f}",
-                      f"{report['cosine']:.3f}", f"{report['seconds_per_text']:.3f}")
+        table.add_row(*(f"{report[k]:.2f}" if k in ("bleu", "nll_ratio") else f"{report[k]:.3f}" for k in cols))
         out.print(table)
         for s in report["samples"][:3]:
             out.print(f"  [dim]{s['cosine']:.3f}[/]  {s['text']}\n     →  {s['reconstruction']}", highlight=False)

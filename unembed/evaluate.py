@@ -30,7 +30,8 @@ def read_lines(path) -> list[str]:
 
 
 def evaluate(texts: Sequence[str], embedder, inverter, steps: int, beam: int, batch: int = 16,
-             progress: bool = True) -> dict:
+             progress: bool = True, nll=None) -> dict:
+    """`nll`, a per-text scorer (LocalGemma().nll), adds readability: nll, nll_reference, nll_ratio."""
     texts = list(texts)
     if not texts:
         raise InputError("nothing to evaluate: no texts")
@@ -55,4 +56,4 @@ def evaluate(texts: Sequence[str], embedder, inverter, steps: int, beam: int, ba
         "cosine": float(np.mean(cos)),
         "seconds_per_text": seconds,
         "samples": [{"text": t, "reconstruction": r, "cosine": float(c)} for t, r, c in zip(texts, recon, cos)],
-    }
+    } | (metrics.readability(recon, texts, nll) if nll is not None else {})

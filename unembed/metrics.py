@@ -164,6 +164,18 @@ def recovery(hyps: Sequence[str], refs: Sequence[str], kind: str) -> float | Non
     return found / total if total else None
 
 
+READABILITY = ("mean negative log-likelihood per token (nats) under Gemma-3-270M base, float32, <bos> given, "
+               "averaged over texts; nll_ratio = reconstructions' mean / references' mean (1.0: as readable as "
+               "the originals)")
+
+
+def readability(hyps: Sequence[str], refs: Sequence[str], nll) -> dict:
+    """`nll(texts) -> per-text NLL`: the reconstructions', the references' and their ratio."""
+    _check(hyps, refs)
+    h, r = float(np.mean(nll(list(hyps)))), float(np.mean(nll(list(refs))))
+    return {"nll": h, "nll_reference": r, "nll_ratio": h / r, "readability": READABILITY}
+
+
 def score(hyps: Sequence[str], refs: Sequence[str], targets: np.ndarray | None = None,
           reembedded: np.ndarray | None = None) -> dict:
     """All headline metrics in one dict (cosine only when both embeddings are given)."""

@@ -55,3 +55,19 @@ class LocalGemma:
                                       pad_token_id=self.tokenizer.eos_token_id)
         text = self.tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
         return text.strip().split("\n")[0].strip()
+
+    def nll(self, texts: list[str], batch: int = 16) -> list[float]:
+        """Each text's mean negative log-likelihood per token (nats), <bos> given: how unlikely the
+        model finds it as English. Lower reads more fluently; compare texts by ratio, not alone."""
+        torch = self.torch
+        self.tokenizer.padding_side = "right"  # real tokens at positions 0..n, as when scored alone
+        out: list[float] = []
+        for i in range(0, len(texts), batch):
+            enc = self.tokenizer(list(texts[i:i + batch]), return_tensors="pt", padding=True)
+            ids, mask = enc["input_ids"], enc["attention_mask"]
+            with torch.no_grad():
+                logp = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), -1)
+            tok = logp.gather(-1, ids[:, 1:, None])[..., 0]
+            m = mask[:, 1:].float()
+            out += ((-tok * m).sum(1) / m.sum(1).clamp(min=1)).tolist()
+        return out
