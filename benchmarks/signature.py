@@ -19,7 +19,7 @@ PACKAGES = ("unembed", "torch", "numpy", "sentence-transformers", "transformers"
 def _git(*args: str) -> str:
     try:
         return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
-                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+                              cwd=os.getcwd()).stdout.strip()  # the checkout being measured: run from its root
     except (OSError, subprocess.SubprocessError):
         return ""
 
