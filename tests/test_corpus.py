@@ -29,3 +29,21 @@ def test_clean_rejects_noise():
     assert clean("The board met on Monday to discuss the merger.") is not None
     assert clean("http://spam.example ### $$$ 1234 5678 9999") is None
     assert clean("unbalanced ( parenthesis here") is None
+
+
+def test_held_out_splits_are_also_written_by_kind_of_text(tmp_path, monkeypatch):
+    """val_prose / test_prose hold the prose sources' held-out sentences, val_gloss / test_gloss the
+    dictionaries': subsets of val and test, so nothing moves between training and held-out text."""
+    from unembed.data import corpus
+    prose = [f"The miller number {i} opened the sluice before the rain came down." for i in range(400)]
+    gloss = [f"a small freshwater fish of kind {i} found in slow rivers" for i in range(400)]
+    monkeypatch.setitem(corpus.SOURCES, "brown", lambda raw: iter(prose))
+    monkeypatch.setitem(corpus.SOURCES, "wordnet", lambda raw: iter(gloss))
+    m = build(tmp_path / "d", CorpusConfig(sources=("brown", "wordnet"), ood=(), val_fraction=0.1, test_fraction=0.1),
+              raw=tmp_path / "raw")
+    for split in ("val", "test"):
+        whole = set((tmp_path / "d" / f"{split}.txt").read_text().splitlines())
+        p = (tmp_path / "d" / f"{split}_prose.txt").read_text().splitlines()
+        g = (tmp_path / "d" / f"{split}_gloss.txt").read_text().splitlines()
+        assert p and g and set(p) | set(g) == whole and set(p) <= set(prose) and set(g) <= set(gloss)
+        assert m["kinds"][f"{split}_prose"] == len(p) and m["kinds"][f"{split}_gloss"] == len(g)
