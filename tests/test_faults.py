@@ -346,3 +346,23 @@ def test_fuzzed_bodies_never_a_500_nor_a_change_on_refusal(server):
     assert all(st.complete for st in store.documents().values())
     print(f"{n} fuzzed bodies: {dict(sorted(statuses.items()))}")
     assert n == 300 and statuses.get(200, 0) > 5
+
+
+def test_a_create_killed_before_its_description_is_redone(isolated_home, minilm):
+    """A store or memory writes its description file last: a directory holding only what a killed
+    create left (the lock, an empty table) is created afresh, not refused as foreign."""
+    from unembed.concepts import ConceptMemory
+    from unembed.errors import StoreError
+    from unembed.rag.ingest import ingest_texts, open_or_create
+    store = open_or_create(isolated_home / "s", minilm, "lookup")
+    mem = ConceptMemory.open_or_create(isolated_home / "m", minilm.name, minilm.dim)
+    (store.path / "store.json").unlink()
+    (mem.path / "memory.json").unlink()
+    store = open_or_create(isolated_home / "s", minilm, "lookup", encoding="int8")
+    assert store.info.encoding == "int8"  # the new create's settings, not the dead one's table
+    ingest_texts([("a", "A note on the weir.")], store, minilm)
+    assert ConceptMemory.open_or_create(isolated_home / "m", minilm.name, minilm.dim).count() == 0
+    (isolated_home / "foreign").mkdir()
+    (isolated_home / "foreign" / "thesis.tex").write_text("mine")
+    with pytest.raises(StoreError, match="not an unembed"):
+        open_or_create(isolated_home / "foreign", minilm, "lookup")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +25,7 @@ from ..embed.base import check_vectors
 from ..errors import InputError, MismatchError, StoreError
 from ..store.base import dir_bytes
 from ..store.crypto import CIPHER, VectorCipher, cipher_for
-from ..store.lock import only_lock_file, write_lock
+from ..store.lock import latest_under_lock, unfinished_create, write_lock
 
 INFO_FILE = "memory.json"
 TABLE = "memories"
@@ -167,10 +167,11 @@ class ConceptMemory:
         with write_lock(path, what="memory"):  # concurrent first adds create it once
             if (path / INFO_FILE).exists():
                 return cls.open(path, embedder_name, dim, key)
-            if not only_lock_file(path):
+            if not unfinished_create(path, (f"{TABLE}.lance", INFO_FILE + ".tmp")):
                 raise StoreError(f"{path}: not an unembed concept memory (no {INFO_FILE}); refusing to write into it")
             import lancedb
-            lancedb.connect(str(path)).create_table(TABLE, schema=_schema(dim, key is not None), exist_ok=True)
+            # overwrite: without memory.json, a table here is a killed create's, never a memory's
+            lancedb.connect(str(path)).create_table(TABLE, schema=_schema(dim, key is not None), mode="overwrite")
             info = MemoryInfo(embedder_name, dim)
             if key is not None:
                 info.cipher, info.key_check = CIPHER, VectorCipher(key).fingerprint
@@ -209,12 +210,9 @@ class ConceptMemory:
                              f"{'sealed' if info.cipher else 'not sealed'}) does not match its table")
         return cls(path, info, table, cipher)
 
-    @contextmanager
     def writing(self):
-        """The memory's write lock, with the table moved to the latest commit any writer made."""
-        with write_lock(self.path, what="memory"):
-            self.table.checkout_latest()
-            yield
+        """The memory's write lock, with the table at the latest commit (store/lock.py)."""
+        return latest_under_lock(self.path, self.table, what="memory")
 
     # -- reading
     def count(self) -> int:

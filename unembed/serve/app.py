@@ -227,32 +227,32 @@ class BodyGuard:
         headers = dict(scope.get("headers") or [])
         size = headers.get(b"content-length")
         if size is not None and (not size.isdigit() or int(size) > self.max_bytes):
-            return await self._refuse(scope, send, 413, f"request body over {self.max_bytes} bytes")
+            return await self._refuse(send, 413, f"request body over {self.max_bytes} bytes")
         body = bytearray()
         deadline = time.monotonic() + self.timeout_s
         while True:
             try:
                 msg = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.001))
             except asyncio.TimeoutError:
-                return await self._refuse(scope, send, 408, f"request body not received within {self.timeout_s:g} s")
+                return await self._refuse(send, 408, f"request body not received within {self.timeout_s:g} s")
             if msg["type"] == "http.disconnect":
                 return
             body += msg.get("body", b"")
             if len(body) > self.max_bytes:
-                return await self._refuse(scope, send, 413, f"request body over {self.max_bytes} bytes")
+                return await self._refuse(send, 413, f"request body over {self.max_bytes} bytes")
             if not msg.get("more_body"):
                 break
         if body and b"json" in headers.get(b"content-type", b"application/json"):
             try:
                 where = _lone_surrogate(json.loads(bytes(body).decode("utf-8")))
             except UnicodeDecodeError:
-                return await self._refuse(scope, send, 400, "request body is not valid UTF-8")
+                return await self._refuse(send, 400, "request body is not valid UTF-8")
             except RecursionError:
-                return await self._refuse(scope, send, 400, "request body is nested too deeply")
+                return await self._refuse(send, 400, "request body is nested too deeply")
             except ValueError:
                 where = None  # not JSON: the route's own validation says so (422)
             if where is not None:
-                return await self._refuse(scope, send, 400, f"invalid Unicode (a lone surrogate) in {where}")
+                return await self._refuse(send, 400, f"invalid Unicode (a lone surrogate) in {where}")
         replayed = False
 
         async def replay():
@@ -265,7 +265,7 @@ class BodyGuard:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _refuse(scope, send, status: int, message: str) -> None:
+    async def _refuse(send, status: int, message: str) -> None:
         data = json.dumps({"error": message}).encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),

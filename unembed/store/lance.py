@@ -8,7 +8,6 @@ concurrent writers in threads or processes serialise instead of losing each othe
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +15,10 @@ import pyarrow as pa
 
 from ..embed.base import check_vectors
 from ..errors import InputError, StoreError
-from .base import Chunk, DocState, Hit, StoreInfo, check_parts, dir_bytes, read_info, write_info
+from .base import INFO_FILE, Chunk, DocState, Hit, StoreInfo, check_parts, dir_bytes, read_info, write_info
 from .crypto import CIPHER, VectorCipher, cipher_for
 from .encodings import arrow_array, arrow_type, column_to_numpy, decode, encode, row_dtype, width
-from .lock import lock_held, only_lock_file, write_lock
+from .lock import latest_under_lock, lock_held, unfinished_create, write_lock
 
 TABLE = "chunks"
 
@@ -99,12 +98,13 @@ class LanceStore:
         path = Path(path)
         cipher = VectorCipher(key) if key is not None else None
         info.cipher, info.key_check = (CIPHER, cipher.fingerprint) if cipher else ("", "")
-        if path.exists() and (not path.is_dir() or not only_lock_file(path)):
+        if path.exists() and (not path.is_dir() or not unfinished_create(path, (f"{TABLE}.lance", INFO_FILE + ".tmp"))):
             read_info(path)  # raises: a file, or a non-empty foreign directory
             raise StoreError(f"{path}: a store already exists here")
         path.mkdir(parents=True, exist_ok=True)
         info.backend = "lance"
-        table = lancedb.connect(str(path)).create_table(TABLE, schema=_schema(info), exist_ok=True)
+        # overwrite: without store.json, a table here is a killed create's, never a store's
+        table = lancedb.connect(str(path)).create_table(TABLE, schema=_schema(info), mode="overwrite")
         write_info(path, info)  # last: a directory without store.json was never a finished store
         return cls(path, info, table, cipher)
 
@@ -130,12 +130,9 @@ class LanceStore:
         return cls(path, info, table, cipher)
 
     # -- writing
-    @contextmanager
     def writing(self):
-        """The store's write lock, with the table moved to the latest commit any writer made."""
-        with write_lock(self.path):
-            self.table.checkout_latest()
-            yield
+        """The store's write lock, with the table at the latest commit (store/lock.py)."""
+        return latest_under_lock(self.path, self.table)
 
     def _table_of(self, chunks: list[Chunk], vectors: np.ndarray, parts) -> pa.Table:
         """The rows these chunks become: everything checked and encoded (and sealed) before any write."""

@@ -44,9 +44,19 @@ def write_lock(directory, timeout: float = DEFAULT_TIMEOUT_S, what: str = "store
         os.close(fd)  # releases the lock
 
 
-def only_lock_file(directory: Path) -> bool:
-    """Whether a directory holds nothing but a write lock: a create that another writer is about to do."""
-    return all(p.name == LOCK_FILE for p in Path(directory).iterdir())
+def unfinished_create(directory: Path, leftovers: tuple[str, ...] = ()) -> bool:
+    """Whether a directory holds nothing but a write lock and what a create writes before its
+    description file (`leftovers`): a create about to happen, or one killed half-way, to redo."""
+    return all(p.name == LOCK_FILE or p.name in leftovers for p in Path(directory).iterdir())
+
+
+@contextmanager
+def latest_under_lock(directory, table, what: str = "store"):
+    """The directory's write lock, with a LanceDB table moved to the latest commit any writer made:
+    a handle opened earlier would otherwise read, and decide on, a version already replaced."""
+    with write_lock(directory, what=what):
+        table.checkout_latest()
+        yield
 
 
 def lock_held(directory) -> bool:
