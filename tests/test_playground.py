@@ -20,6 +20,7 @@ def colours(png: bytes) -> set[tuple[int, int, int]]:
     return {tuple(int(c) for c in p) for p in np.unique(pixels, axis=0)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("server", ["search"], indirect=True)
 def test_playground_in_a_real_browser(server, tmp_path):
     from playwright.sync_api import expect, sync_playwright

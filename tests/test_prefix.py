@@ -34,6 +34,7 @@ def _cfg(out, **kw):
     return PrefixTrainConfig(**(base | kw))
 
 
+@pytest.mark.slow
 def test_prefix_trains_resumes_ships_small_and_writes_sentences(gemma_home, minilm):
     from unembed.invert.prefix import PrefixDecoder
     from unembed.invert.train import train_prefix
@@ -69,6 +70,7 @@ def test_prefix_trains_resumes_ships_small_and_writes_sentences(gemma_home, mini
         PrefixDecoder.load(out)
 
 
+@pytest.mark.slow
 def test_gpu_carry_packs_gemma_in_parts_that_rebuild_it(gemma_home):
     """tools/gpu_carry.py pack --gemma: parts that fit a device call, and a bfloat16 Gemma whose next-token
     distribution over the kept tokens (what prefix training writes) matches the float32 original's."""

@@ -88,6 +88,7 @@ def test_cli_ingest_ask_delete(isolated_home):
     assert cli("rag", "delete", doc, "--store", str(store)).returncode == 2
 
 
+@pytest.mark.slow
 def test_kill_9_mid_ingest_leaves_a_consistent_store(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -149,6 +150,7 @@ def test_generation_through_an_openai_compatible_endpoint(isolated_home):
         server.shutdown()
 
 
+@pytest.mark.slow
 def test_local_gemma_answers_from_context():
     from unembed.generate import load_generator
     from unembed.rag.ask import build_prompt

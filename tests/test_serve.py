@@ -129,6 +129,7 @@ def test_server_refuses_to_start_without_a_store_key(tmp_path, monkeypatch):
         ServerConfig.load(cfg)
 
 
+@pytest.mark.slow
 def test_fuzzed_from_the_openapi_schema_never_a_500(server, tmp_path):
     """Schemathesis generates requests from /openapi.json (valid, invalid, wrong types, wrong methods):
     every response is below 500, and every error carries a message under "error"."""

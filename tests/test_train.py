@@ -20,6 +20,7 @@ def _cfg(out, **kw):
     return TrainConfig(**(base | kw))
 
 
+@pytest.mark.slow
 def test_train_exports_and_resumes_bit_exact(isolated_home):
     full = _cfg(isolated_home / "full")
     last = train(full, log=lambda _: None)
@@ -84,6 +85,7 @@ def _decoder_cfg(out, head, **kw):
     return DecoderTrainConfig(**(base | kw))
 
 
+@pytest.mark.slow
 def test_decoder_trains_resumes_bit_exact_and_loads(isolated_home, minilm):
     from unembed.invert.decoder import SentenceDecoder
     from unembed.invert.train import train_decoder
@@ -235,6 +237,7 @@ def test_an_int8_draft_that_strays_from_float32_is_refused(isolated_home, minilm
     assert strict.draft_kind == "int8"
 
 
+@pytest.mark.slow
 def test_gpu_carry_parts_rebuild_minilm_and_the_data(isolated_home, tiny_corpus, minilm):
     """tools/gpu_carry.py: every part fits a device call's return and carry limits, and what unpack
     rebuilds is a minilm that a fresh interpreter loads (float32 again) with the same vectors, and the
