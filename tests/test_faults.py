@@ -60,6 +60,9 @@ def test_the_library_prepares_every_document_before_it_writes(isolated_home, min
     n_long = store.documents()["a"].rows
     ingest_texts([("a", "Short again.")], store, minilm)
     assert n_long > 1 and store.documents()["a"].rows == 1 and store.documents()["a"].complete
+    # emptied: no chunks, so its rows go; the other document stays
+    ingest_texts([("a", "")], store, minilm)
+    assert list(store.documents()) == ["b"]
 
 
 def test_concurrent_writers_lose_and_double_nothing(server):

@@ -124,8 +124,8 @@ def ingest_texts(documents: list[tuple[str, str]], store, embedder, max_tokens: 
         summary["replaced" if state is not None else "added"] += 1
         changed.append(doc)
         pending += chunk_document(doc, doc, data[doc], count, max_tokens)
-    if changed:
-        store.replace(changed, pending, *embed_chunks(pending, embedder, store.info))
+    if changed:  # an empty document has no chunks: replacing it with none deletes its old rows
+        store.replace(changed, pending, *(embed_chunks(pending, embedder, store.info) if pending else (None, None)))
         summary["chunks_added"] = len(pending)
     summary["store_chunks"] = store.count()
     return summary
@@ -153,7 +153,7 @@ def ingest(paths, store, embedder, max_tokens: int = MAX_TOKENS, batch_chunks: i
 
     def flush():
         if changed:
-            store.replace(changed, pending, *embed_chunks(pending, embedder, store.info))
+            store.replace(changed, pending, *(embed_chunks(pending, embedder, store.info) if pending else (None, None)))
             summary["chunks_added"] += len(pending)
             changed.clear()
             pending.clear()

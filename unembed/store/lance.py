@@ -18,7 +18,7 @@ from ..errors import InputError, StoreError
 from .base import INFO_FILE, Chunk, DocState, Hit, StoreInfo, check_parts, dir_bytes, read_info, write_info
 from .crypto import CIPHER, VectorCipher, cipher_for
 from .encodings import arrow_array, arrow_type, column_to_numpy, decode, encode, row_dtype, width
-from .lock import latest_under_lock, lock_held, unfinished_create, write_lock
+from .lock import latest_under_lock, lock_held, unfinished_create
 
 TABLE = "chunks"
 
@@ -170,10 +170,10 @@ class LanceStore:
         docs = sorted(set(docs) | {c.doc for c in chunks})
         if not docs:
             return
-        table = self._table_of(chunks, vectors, parts)
+        table = self._table_of(chunks, vectors, parts) if chunks else None
         gone = "doc IN (" + ", ".join(_quote(d) for d in docs) + ")"
         with self.writing():
-            if not chunks:
+            if table is None:
                 self.table.delete(gone)
                 return
             (self.table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
@@ -333,9 +333,8 @@ class LanceStore:
         import shutil
         from dataclasses import replace
         fresh, old = _rekey_paths(self.path)
-        with write_lock(self.path):
+        with self.writing():
             recover_rekey(self.path, locked=True)
-            self.table.checkout_latest()
             if self.count():
                 self.copy_with_vectors(fresh, self._ordered()[1], replace(self.info), new_key)
             else:
