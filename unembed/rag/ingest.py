@@ -92,6 +92,17 @@ def chunk_file(path: Path, data: bytes, count, max_tokens: int = MAX_TOKENS) -> 
                           markdown=path.suffix.lower() in (".md", ".markdown"))
 
 
+def _is_current(state, doc_hash: str) -> bool:
+    """Whether a stored document is whole and of this content: then ingest leaves it alone."""
+    return state is not None and state.complete and state.doc_hash == doc_hash
+
+
+def _replace(store, docs: list[str], chunks: list[Chunk], embedder) -> None:
+    """Embed the chunks, then swap them in for the documents' rows in one commit (an emptied
+    document has no chunks: replacing it with none deletes its rows)."""
+    store.replace(docs, chunks, *(embed_chunks(chunks, embedder, store.info) if chunks else (None, None)))
+
+
 def _text_bytes(doc: str, text: str) -> bytes:
     try:
         return text.encode("utf-8")
@@ -118,14 +129,14 @@ def ingest_texts(documents: list[tuple[str, str]], store, embedder, max_tokens: 
     pending: list[Chunk] = []
     for doc, _ in documents:
         state = existing.get(doc)
-        if state is not None and state.complete and state.doc_hash == file_hash(data[doc]):
+        if _is_current(state, file_hash(data[doc])):
             summary["unchanged"] += 1
             continue
         summary["replaced" if state is not None else "added"] += 1
         changed.append(doc)
         pending += chunk_document(doc, doc, data[doc], count, max_tokens)
-    if changed:  # an empty document has no chunks: replacing it with none deletes its old rows
-        store.replace(changed, pending, *(embed_chunks(pending, embedder, store.info) if pending else (None, None)))
+    if changed:
+        _replace(store, changed, pending, embedder)
         summary["chunks_added"] = len(pending)
     summary["store_chunks"] = store.count()
     return summary
@@ -153,7 +164,7 @@ def ingest(paths, store, embedder, max_tokens: int = MAX_TOKENS, batch_chunks: i
 
     def flush():
         if changed:
-            store.replace(changed, pending, *(embed_chunks(pending, embedder, store.info) if pending else (None, None)))
+            _replace(store, changed, pending, embedder)
             summary["chunks_added"] += len(pending)
             changed.clear()
             pending.clear()
@@ -166,9 +177,9 @@ def ingest(paths, store, embedder, max_tokens: int = MAX_TOKENS, batch_chunks: i
             if warn:
                 warn(f"skipped {path}: not UTF-8 text (a binary file?)")
             continue
-        doc, h = doc_id(path), file_hash(data)
+        doc = doc_id(path)
         state = existing.get(doc)
-        if state is not None and state.complete and state.doc_hash == h:
+        if _is_current(state, file_hash(data)):
             summary["unchanged"] += 1
             continue
         summary["replaced" if state is not None else "added"] += 1  # changed, or left half-written

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..data.corpus import MAX_TOKENS
 from ..errors import MissingPackageError
 from .chunk import file_hash, find_files
-from .ingest import _count_fn, chunk_file, doc_id, embed_chunks
+from .ingest import _count_fn, _is_current, chunk_file, doc_id, embed_chunks
 
 
 def _embed_shard(embedder_spec: str, files: list[str], max_tokens: int, info):
@@ -36,8 +36,7 @@ def ray_ingest(paths, store, embedder_spec: str, workers: int = 4, max_tokens: i
     existing = store.documents()
     todo, summary = [], {"added": 0, "replaced": 0, "unchanged": 0, "chunks_added": 0}
     for f in find_files(paths):
-        st = existing.get(doc_id(f))
-        if st is not None and st.complete and st.doc_hash == file_hash(f.read_bytes()):
+        if _is_current(existing.get(doc_id(f)), file_hash(f.read_bytes())):
             summary["unchanged"] += 1
         else:
             todo.append(str(f))
