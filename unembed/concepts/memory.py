@@ -25,7 +25,7 @@ from ..embed.base import check_vectors
 from ..errors import InputError, MismatchError, StoreError
 from ..store.base import dir_bytes
 from ..store.crypto import CIPHER, VectorCipher, cipher_for
-from ..store.lock import latest_under_lock, unfinished_create, write_lock
+from ..store.lock import drop_unfinished_table, latest_under_lock, unfinished_create, write_lock
 
 INFO_FILE = "memory.json"
 TABLE = "memories"
@@ -170,8 +170,8 @@ class ConceptMemory:
             if not unfinished_create(path, (f"{TABLE}.lance", INFO_FILE + ".tmp")):
                 raise StoreError(f"{path}: not an unembed concept memory (no {INFO_FILE}); refusing to write into it")
             import lancedb
-            # overwrite: without memory.json, a table here is a killed create's, never a memory's
-            lancedb.connect(str(path)).create_table(TABLE, schema=_schema(dim, key is not None), mode="overwrite")
+            drop_unfinished_table(path / f"{TABLE}.lance")  # without memory.json, a killed create's
+            lancedb.connect(str(path)).create_table(TABLE, schema=_schema(dim, key is not None))
             info = MemoryInfo(embedder_name, dim)
             if key is not None:
                 info.cipher, info.key_check = CIPHER, VectorCipher(key).fingerprint

@@ -18,7 +18,7 @@ from ..errors import InputError, StoreError
 from .base import INFO_FILE, Chunk, DocState, Hit, StoreInfo, check_parts, dir_bytes, read_info, write_info
 from .crypto import CIPHER, VectorCipher, cipher_for
 from .encodings import arrow_array, arrow_type, column_to_numpy, decode, encode, row_dtype, width
-from .lock import latest_under_lock, lock_held, unfinished_create
+from .lock import drop_unfinished_table, latest_under_lock, lock_held, unfinished_create
 
 TABLE = "chunks"
 
@@ -103,8 +103,8 @@ class LanceStore:
             raise StoreError(f"{path}: a store already exists here")
         path.mkdir(parents=True, exist_ok=True)
         info.backend = "lance"
-        # overwrite: without store.json, a table here is a killed create's, never a store's
-        table = lancedb.connect(str(path)).create_table(TABLE, schema=_schema(info), mode="overwrite")
+        drop_unfinished_table(path / f"{TABLE}.lance")  # without store.json, a killed create's, never a store's
+        table = lancedb.connect(str(path)).create_table(TABLE, schema=_schema(info))
         write_info(path, info)  # last: a directory without store.json was never a finished store
         return cls(path, info, table, cipher)
 

@@ -50,6 +50,13 @@ def unfinished_create(directory: Path, leftovers: tuple[str, ...] = ()) -> bool:
     return all(p.name == LOCK_FILE or p.name in leftovers for p in Path(directory).iterdir())
 
 
+def drop_unfinished_table(table_dir: Path) -> None:
+    """Remove a table a killed create left (only ever called where no description file exists)."""
+    import shutil
+    if table_dir.exists():
+        shutil.rmtree(table_dir)
+
+
 @contextmanager
 def latest_under_lock(directory, table, what: str = "store"):
     """The directory's write lock, with a LanceDB table moved to the latest commit any writer made:
