@@ -78,8 +78,9 @@ def to_html(report: dict, extra_images: list[tuple[str, Path]] = ()) -> str:
     if "token_f1" in report:
         tiles += [("BLEU", f"{report['bleu']:.1f}"), ("token F1", f"{report['token_f1']:.2f}"),
                   ("exact", f"{report['exact_match']:.0%}")]
+        # .get: a report saved before a kind was counted (name parts) still renders, with a dash
         tiles += [(f"{k.replace('_', ' ')} recovered",
-                   "–" if report[f"{k}_recovered"] is None else f"{report[f'{k}_recovered']:.0%}") for k in KINDS]
+                   "–" if report.get(f"{k}_recovered") is None else f"{report[f'{k}_recovered']:.0%}") for k in KINDS]
     else:
         tiles += [(f"{k} found", str(report[f"{k}_found"])) for k in ENTITY_KINDS]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>unembed leakage audit</title>"
