@@ -206,6 +206,10 @@ def test_a_server_killed_mid_request_keeps_every_acknowledged_write(isolated_hom
     acked_docs, acked_items, sent, statuses = set(), 0, 0, []
     for round_no in range(3):
         server = _serve(tmp, port)
+        # the first write loads the embedder (seconds on a busy machine): kill during writes, not during that
+        warm = httpx.post(f"http://127.0.0.1:{port}/v1/embed", json={"input": ["warm up"]}, timeout=300,
+                          headers={"Authorization": "Bearer acme-key"})
+        assert warm.status_code == 200
         stop = threading.Event()
 
         def writer(w):
