@@ -13,6 +13,7 @@ from rich.table import Table
 
 from .data.corpus import MAX_TOKENS
 from .errors import InputError, UnembedError
+from .invert.registry import MAX_BEAM, MAX_STEPS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn text embeddings back into text.")
 data_app = typer.Typer(no_args_is_help=True, help="Build the offline English corpus.")
@@ -30,9 +31,9 @@ err = Console(stderr=True)
 # options shared by every command that inverts
 EmbedderOpt = Annotated[str, typer.Option(help="Embedder name (minilm, mpnet), folder, or MODEL@URL.")]
 InverterOpt = Annotated[Optional[str], typer.Option(help="Inverter spec (default: the best shipped one).")]
-# the same bounds as the server's (invert/registry.py MAX_STEPS, MAX_BEAM)
-StepsOpt = Annotated[Optional[int], typer.Option(min=0, max=32, help="Correction steps, 0 to 32 (default: the inverter's).")]
-BeamOpt = Annotated[Optional[int], typer.Option(min=1, max=16, help="Beam width, 1 to 16 (default: the inverter's).")]
+# the server's bounds too: one definition, in invert/registry.py
+StepsOpt = Annotated[Optional[int], typer.Option(min=0, max=MAX_STEPS, help=f"Correction steps, 0 to {MAX_STEPS} (default: the inverter's).")]
+BeamOpt = Annotated[Optional[int], typer.Option(min=1, max=MAX_BEAM, help=f"Beam width, 1 to {MAX_BEAM} (default: the inverter's).")]
 JsonOpt = Annotated[Optional[Path], typer.Option("--json", help="Write JSON here ('-' for stdout).")]
 ChunkTokensOpt = Annotated[int, typer.Option(help="Longest chunk, in embedder tokens (the inverters were trained on texts up to this).")]
 

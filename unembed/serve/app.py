@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import InputError, MismatchError, StoreKeyError, UnembedError
+from ..invert.registry import MAX_BEAM, MAX_STEPS
 from .config import NAME, ServerConfig, Tenant
 
 NAME_PATTERN = NAME.pattern  # store and memory names: also what the schema promises
@@ -38,15 +39,15 @@ class EmbedRequest(BaseModel):
 
 class InvertRequest(BaseModel):
     vectors: list[list[float]] = Field(min_length=1, description="N×d vectors of the server's embedder.")
-    steps: Optional[int] = Field(None, ge=0, le=32)
-    beam: Optional[int] = Field(None, ge=1, le=16)
+    steps: Optional[int] = Field(None, ge=0, le=MAX_STEPS)
+    beam: Optional[int] = Field(None, ge=1, le=MAX_BEAM)
 
 class BlendRequest(BaseModel):
     inputs: list[str] = Field(min_length=2, description="Texts to blend (at least two).")
     weights: Optional[list[float]] = Field(None, description="One per input; default equal.")
     method: str = Field("mean", pattern="^(mean|lerp|slerp)$")
-    steps: Optional[int] = Field(None, ge=0, le=32)
-    beam: Optional[int] = Field(None, ge=1, le=16)
+    steps: Optional[int] = Field(None, ge=0, le=MAX_STEPS)
+    beam: Optional[int] = Field(None, ge=1, le=MAX_BEAM)
 
 class Document(BaseModel):
     id: str = Field(min_length=1, max_length=200)
@@ -61,14 +62,14 @@ class AskRequest(BaseModel):
     store: str = Field(pattern=NAME_PATTERN)
     questions: list[str] = Field(min_length=1)
     k: int = Field(5, ge=1, le=20)
-    steps: Optional[int] = Field(None, ge=0, le=32)
-    beam: Optional[int] = Field(None, ge=1, le=16)
+    steps: Optional[int] = Field(None, ge=0, le=MAX_STEPS)
+    beam: Optional[int] = Field(None, ge=1, le=MAX_BEAM)
     hints: bool = Field(False, description="Offer each question's words to the search as it reads back its lossy chunks.")
 
 class RoundtripRequest(BaseModel):
     input: str = Field(min_length=1, description="One text: embedded, then read back step by step.")
-    steps: Optional[int] = Field(None, ge=0, le=32)
-    beam: Optional[int] = Field(None, ge=1, le=16)
+    steps: Optional[int] = Field(None, ge=0, le=MAX_STEPS)
+    beam: Optional[int] = Field(None, ge=1, le=MAX_BEAM)
 
 class MemoryAddRequest(BaseModel):
     memory: str = Field(pattern=NAME_PATTERN)
@@ -85,15 +86,15 @@ class MemoryShowRequest(BaseModel):
     memory: str = Field(pattern=NAME_PATTERN)
     invert: bool = Field(False, description="Read each concept back as text (counts against the invert limit).")
     limit: int = Field(20, ge=1, le=200)
-    steps: Optional[int] = Field(None, ge=0, le=32)
-    beam: Optional[int] = Field(None, ge=1, le=16)
+    steps: Optional[int] = Field(None, ge=0, le=MAX_STEPS)
+    beam: Optional[int] = Field(None, ge=1, le=MAX_BEAM)
 
 class AuditRequest(BaseModel):
     store: str = Field(pattern=NAME_PATTERN)
     sample: int = Field(8, ge=1, description="Vectors to invert (a seeded random sample; at most max_batch).")
     seed: int = 0
-    steps: Optional[int] = Field(None, ge=0, le=32)
-    beam: Optional[int] = Field(None, ge=1, le=16)
+    steps: Optional[int] = Field(None, ge=0, le=MAX_STEPS)
+    beam: Optional[int] = Field(None, ge=1, le=MAX_BEAM)
     format: str = Field("json", pattern="^(json|html)$", description="json, or html for the self-contained report.")
 
 
