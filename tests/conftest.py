@@ -11,6 +11,38 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def suite_home(tmp_path_factory):
+    """The whole suite runs in a home of its own: nothing is read from or written to the user's
+    ~/.cache/unembed. The corpus is absent unless a test asks for the tiny one (isolated_home)."""
+    home = tmp_path_factory.mktemp("suite-home")
+    saved = {k: os.environ.get(k) for k in ("UNEMBED_HOME", "UNEMBED_DATA", "UNEMBED_MODELS")}
+    os.environ["UNEMBED_HOME"] = str(home / "home")
+    os.environ["UNEMBED_DATA"] = str(home / "no-corpus")
+    os.environ.pop("UNEMBED_MODELS", None)
+    yield home / "home"
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def gemma(suite_home):
+    """The local Gemma converted once per suite into the suite's home (about a minute); per-test homes link it."""
+    from unembed.generate.gemma import _folder
+    return _folder()
+
+
+def link_gemma(home, suite_home):
+    """Give a per-test home the suite's converted Gemma, where it has been converted."""
+    src = suite_home / "models" / "gemma-3-270m"
+    if src.exists():
+        (home / "models").mkdir(parents=True, exist_ok=True)
+        (home / "models" / src.name).symlink_to(src)
+
+
 @pytest.fixture(scope="session")
 def minilm():
     from unembed.embed import load_embedder
@@ -30,9 +62,10 @@ def tiny_corpus(tmp_path_factory):
 
 
 @pytest.fixture()
-def isolated_home(tmp_path, monkeypatch, tiny_corpus):
+def isolated_home(tmp_path, monkeypatch, tiny_corpus, suite_home):
     monkeypatch.setenv("UNEMBED_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("UNEMBED_DATA", str(tiny_corpus[0]))
+    link_gemma(tmp_path / "home", suite_home)
     return tmp_path
 
 

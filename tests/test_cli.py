@@ -17,7 +17,10 @@ def run(*args, env=None):
 
 
 @pytest.fixture()
-def files(isolated_home, tiny_corpus):
+def files(isolated_home, tiny_corpus, request):
+    if "gemma" in request.fixturenames:  # converted into the suite home: link it into this test's
+        from conftest import link_gemma
+        link_gemma(isolated_home / "home", request.getfixturevalue("suite_home"))
     root = tiny_corpus[0]
     test = isolated_home / "test.txt"
     test.write_text("\n".join((root / "test.txt").read_text().splitlines()[:4]) + "\n\n")
@@ -38,7 +41,7 @@ def test_eval_contract_lookup(files):
 
 
 @pytest.mark.slow
-def test_eval_reports_readability_under_the_local_gemma(files):
+def test_eval_reports_readability_under_the_local_gemma(gemma, files):
     """Readability: the originals read back verbatim score an nll_ratio of exactly 1; the keys
     already in the contract stay, the new ones are added, and the rule is stated."""
     out = files["tmp"] / "r.json"

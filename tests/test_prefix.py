@@ -9,21 +9,17 @@ import torch
 
 from unembed.errors import InputError, UnknownModelError
 
-WORD_HEAD = Path(__file__).resolve().parents[1] / "models" / "minilm-words"
+WORD_HEAD = Path(__file__).resolve().parents[1] / "unembed" / "models" / "minilm" / "words"
 
 
 @pytest.fixture()
-def gemma_home(isolated_home, monkeypatch):
-    """isolated_home, with the real home's converted Gemma linked in (converting it again costs a minute)."""
-    from unembed.generate.gemma import _folder
-
-    home = os.environ["UNEMBED_HOME"]
-    monkeypatch.delenv("UNEMBED_HOME")
-    real = _folder()
-    monkeypatch.setenv("UNEMBED_HOME", home)
-    (Path(home) / "models").mkdir(parents=True, exist_ok=True)
-    (Path(home) / "models" / real.name).symlink_to(real)
-    return isolated_home
+def gemma_home(gemma, tmp_path, monkeypatch, tiny_corpus, suite_home):
+    """A per-test home over the tiny corpus, with the suite's converted Gemma linked in (converting costs a minute)."""
+    from conftest import link_gemma
+    monkeypatch.setenv("UNEMBED_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("UNEMBED_DATA", str(tiny_corpus[0]))
+    link_gemma(tmp_path / "home", suite_home)
+    return tmp_path
 
 
 def _cfg(out, **kw):

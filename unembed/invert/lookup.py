@@ -39,6 +39,15 @@ class ReferenceIndex:
                 np.save(tmp, self.vectors)
                 tmp.replace(path)  # atomic: a killed build never leaves a half index behind
 
+    @classmethod
+    def from_vectors(cls, embedder, texts, vectors: np.ndarray) -> "ReferenceIndex":
+        """An index over texts already embedded (a saved inverter's reference stage): no embedding, no cache."""
+        self = cls.__new__(cls)
+        self.embedder, self.texts, self.vectors = embedder, list(texts), vectors
+        digest = hashlib.sha1("\n".join(self.texts).encode()).hexdigest()[:16]
+        self.cache_key = f"{embedder.name.replace('/', '_')}-{embedder.dim}-{len(self.texts)}-{digest}"
+        return self
+
     def search(self, queries: np.ndarray, k: int = 1, chunk: int = 65536,
                rows: int = 512) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, indices) by cosine for each unit query row. Works on blocks of `rows`

@@ -102,6 +102,15 @@ class WordProbe:
                 tmp.replace(path)
         self.vectors = stored.astype(np.float32)  # cached in float16; numpy's float16 matmul is slow
 
+    @classmethod
+    def from_vectors(cls, vocab: Sequence[str], vectors: np.ndarray, common: int, rare_count: int = 4) -> "WordProbe":
+        """A probe over words already embedded (a saved inverter's probe stage): the first `common` are ranked."""
+        self = cls.__new__(cls)
+        self.vocab, self.common = list(vocab), common
+        self.rare_count = rare_count if len(self.vocab) > common else 0
+        self.vectors = np.asarray(vectors, np.float32)
+        return self
+
     def top(self, targets: np.ndarray, m: int = 64) -> list[list[tuple[str, float]]]:
         """For each unit target, its m nearest common words, then its `rare_count` nearest rare
         words, with their cosines."""

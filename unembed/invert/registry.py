@@ -1,11 +1,16 @@
-"""Inverters by spec: `lookup[:N|:FILE]`, `search[:N|:FILE]`, `prefix:DIR`, and the black-box and aligned ones.
+"""Inverters by spec.
 
+The shipped inverter for an embedder (`default`, or none given) and its presets (`fast`) load the
+saved folder in the package (inverter.py); a folder path with an `inverter.json` loads that folder.
+The research recipes below build from the corpus at load time (`unembed data build` first):
+`lookup[:N|:FILE]`, `search:N|:FILE`, `prefix:DIR`, and the black-box and aligned ones.
 N is how many training-split sentences form the reference corpus (default 50,000); FILE is a text
 file of them, whose words then also make the word probe's vocabulary.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from ..data.corpus import read_lexicon, read_split
@@ -21,10 +26,11 @@ ZERO_SHOT_VOCAB = 10_000
 # best text without one: its results sit far from the target (mpnet cosine 0.89), where the gradient also
 # builds junk (40 val texts: token F1 0.502 at 0, 0.515 at 0.02, 0.514 never; README *Invert any embedder*)
 ALIGNED_NEW_WORD_MARGIN = 0.02
-# what `--steps/--beam` default to when the user gives none
+# what `--steps/--beam` default to for the recipes when the user gives none (an Inverter's come from its config)
 DEFAULTS = {"lookup": (0, 1), "search": (8, 4), "prefix": (8, 4), "zero-shot": (8, 4), "zero-shot+grad": (8, 4), "align": (8, 4),
             "align+search": (8, 4)}
-SPECS = "lookup[:N|:FILE], search[:N|:FILE], prefix:DIR, zero-shot[:QUERIES], zero-shot+grad[:QUERIES], align:MAP, align+search:MAP"
+SPECS = ("default, fast, an inverter folder, lookup[:N|:FILE], search:N|:FILE, prefix:DIR, zero-shot[:QUERIES], "
+         "zero-shot+grad[:QUERIES], align:MAP, align+search:MAP")
 
 
 def _count(arg: str, problem: str) -> int:
@@ -45,51 +51,78 @@ def _reference(arg: str | None) -> tuple[list[str], bool]:
     return read_split("train")[:n], False
 
 
-def _shipped(embedder, suffix: str, load):
-    """The trained part shipped for this embedder in models/NAME-SUFFIX, loaded by `load`, or None
-    when there is none or it was trained for another embedder."""
-    from ..paths import models_dir
-
-    path = models_dir() / f"{embedder.name}-{suffix}"
-    if not (path / "config.json").exists():
-        return None
-    part = load(path)
-    return part if (part.embedder_name, part.dim) == (embedder.name, embedder.dim) else None
+def shipped_inverter(embedder, preset: str | None = None):
+    """The inverter shipped in the package for this embedder, under a preset; a loud error where none is."""
+    from .inverter import Inverter, shipped_path
+    path = shipped_path(embedder.name)
+    if not (path / "inverter.json").exists():
+        if embedder.name == "minilm":
+            raise UnknownModelError(f"the shipped minilm inverter is missing from {path.parent.name}/: reinstall "
+                                    "unembed (`pip install --force-reinstall unembed`) or set UNEMBED_MODELS")
+        raise UnknownModelError(f"no inverter is shipped for {embedder.name}: train one with `unembed train --model "
+                                f"inverter --embedder {embedder.name} --out DIR`, then pass --inverter DIR")
+    inv = Inverter.load(path, embedder, name="default")
+    return inv if preset in (None, "default") else inv.with_config(preset=preset, name=preset)
 
 
 def shipped_word_head(embedder):
-    """The trained word head shipped for this embedder (models/NAME-words), or None."""
+    """The word head of the inverter shipped for this embedder, or None."""
+    from .inverter import shipped_path
     from .wordhead import WordPredictor
-    return _shipped(embedder, "words", WordPredictor.load)
+    path = shipped_path(embedder.name) / "words"
+    if not (path / "config.json").exists():
+        return None
+    head = WordPredictor.load(path)
+    return head if (head.embedder_name, head.dim) == (embedder.name, embedder.dim) else None
 
 
 def shipped_decoder(embedder, words):
-    """The trained bag decoder shipped for this embedder (models/NAME-decoder) over its word head, or None."""
+    """The bag decoder of the inverter shipped for this embedder, over `words`, or None."""
     from .decoder import SentenceDecoder
-    return None if words is None else _shipped(embedder, "decoder", lambda path: SentenceDecoder.load(path, words=words))
+    from .inverter import shipped_path
+    path = shipped_path(embedder.name) / "decoder"
+    if words is None or not (path / "config.json").exists():
+        return None
+    return SentenceDecoder.load(path, words=words)
 
 
 def default_inverter(embedder_name: str) -> str:
     """The best inverter shipped for this embedder (measured in benchmarks/)."""
-    return "search"
+    return "default"
 
 
-def load_inverter(spec: str | None, embedder):
+def load_inverter(spec: str | None, embedder, preset: str | None = None):
+    """An inverter for `embedder` by spec (SPECS); `preset` (fast, default) applies to inverter folders."""
+    from .inverter import PRESETS, Inverter
     spec = spec or default_inverter(embedder.name)
+    if spec in PRESETS or spec == "search":  # "search": the old name of the shipped default
+        if preset is not None and spec != "default" and spec != "search":
+            raise InputError(f"--inverter {spec} is itself a preset; leave out --preset")
+        return shipped_inverter(embedder, preset if spec in ("default", "search") else spec)
+    if os.path.isdir(spec):
+        if not os.path.exists(os.path.join(spec, "inverter.json")):
+            raise UnknownModelError(f"{spec} is not an inverter folder (no inverter.json): make one with "
+                                    "`unembed train --model inverter --out DIR`")
+        inv = Inverter.load(spec, embedder, name=spec)
+        return inv if preset in (None, "default") else inv.with_config(preset=preset)
+    if preset not in (None, "default"):
+        raise InputError(f"--preset applies to the shipped inverter or an inverter folder, not to {spec!r}")
     kind, _, arg = spec.partition(":")
-    if kind == "prefix":  # the search with a trained Gemma prefix inverter writing its first hypotheses
+    if kind == "prefix":  # the shipped inverter with a trained Gemma prefix inverter writing its first hypotheses
+        from .inverter import DecoderStage
         from .prefix import PrefixDecoder
         if not arg:
             raise UnknownModelError("prefix needs a trained model folder: --inverter prefix:DIR (unembed train --model prefix)")
-        inv = load_inverter("search", embedder)
-        inv.name, inv.decoder = spec, PrefixDecoder.load(arg, words=inv.words)
-        if (inv.decoder.embedder_name, inv.decoder.dim) != (embedder.name, embedder.dim):
-            raise MismatchError(f"{arg} was trained for {inv.decoder.embedder_name}, not {embedder.name}")
-        inv.extrapolate = 0.0  # Gemma writes too slowly on a CPU to write again after every step
-        return inv
+        base = shipped_inverter(embedder)
+        decoder = PrefixDecoder.load(arg, words=base.parts["words"].head)
+        if (decoder.embedder_name, decoder.dim) != (embedder.name, embedder.dim):
+            raise MismatchError(f"{arg} was trained for {decoder.embedder_name}, not {embedder.name}")
+        # Gemma writes too slowly on a CPU to write again after every step: no extrapolation
+        return Inverter(replace(base.config, extrapolate=0.0), embedder, base.parts | {"decoder": DecoderStage(decoder)},
+                        name=spec, path=base.path, card=base.card)
     if kind == "lookup":
         return LookupInverter(embedder, ReferenceIndex(embedder, _reference(arg or None)[0]), name=spec)
-    if kind == "search":
+    if kind == "search":  # search:N|FILE: the recipe, built from the corpus
         return search_inverter(embedder, spec, arg or None)
     if kind in ("zero-shot", "zero-shot+grad"):
         return zero_shot(embedder, spec, arg, gradient=kind.endswith("+grad"))
@@ -192,5 +225,9 @@ def resolve_settings(inverter, steps: int | None, beam: int | None) -> tuple[int
     """The user's steps and beam (checked against the bounds), with the inverter's defaults filling
     whatever was left as None."""
     check_settings(steps, beam)
-    d_steps, d_beam = DEFAULTS.get(inverter.name.partition(":")[0], (0, 1))
+    config = getattr(inverter, "config", None)
+    if config is not None:
+        d_steps, d_beam = config.steps, config.beam
+    else:
+        d_steps, d_beam = DEFAULTS.get(inverter.name.partition(":")[0], (0, 1))
     return (d_steps if steps is None else steps), (d_beam if beam is None else beam)

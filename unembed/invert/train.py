@@ -230,7 +230,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
 @dataclass
 class SequenceRunConfig(RunConfig):
     """What both sentence writers (the bag decoder, the Gemma prefix) have: they write from a word head's likeliest words."""
-    word_head: str = "models/minilm-words"
+    word_head: str = "unembed/models/minilm/words"
     max_len: int = 40  # tokens
     epochs: int = 1
     spans: int = 0  # extra texts per training sentence: random word spans of it (more pairs from the same corpus)
@@ -314,7 +314,8 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
     x_val = ReferenceIndex(embedder, val_texts).vectors.astype(np.float32)
 
     torch.manual_seed(cfg.seed)
-    mcfg = DecoderConfig(embedder.dim, len(vocab.tokens), cfg.fixed, cfg.candidates, cfg.width, cfg.heads,
+    # a small vocabulary (a short training split) has fewer tokens than `fixed` common ones: all are fixed then
+    mcfg = DecoderConfig(embedder.dim, len(vocab.tokens), min(cfg.fixed, len(vocab.tokens)), min(cfg.candidates, len(head.vocab)), cfg.width, cfg.heads,
                          cfg.encoder_layers, cfg.decoder_layers, max_len=cfg.max_len, dropout=cfg.dropout)
     model = BagDecoder(mcfg)
     if cfg.init:
@@ -345,7 +346,7 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
 
     def batch_loss(rows: np.ndarray, xb: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            top = torch.log_softmax(head_model(xb), -1).topk(cfg.candidates, dim=-1)
+            top = torch.log_softmax(head_model(xb), -1).topk(mcfg.candidates, dim=-1)
         cand = top.indices + vocab.offset
         lengths = n_tokens[rows]
         tokens = np.full((len(rows), lengths.max()), PAD, np.int64)
@@ -355,7 +356,7 @@ def train_decoder(cfg: DecoderTrainConfig, log=print) -> dict:
         inputs = torch.cat([torch.full_like(tokens[:, :1], BOS), tokens[:, :-1]], 1)
         with torch.autocast(**autocast):  # bfloat16 matmuls where the hardware has them (AMX here, a GPU)
             logits = model(model.encode(xb, cand, top.values), cand, inputs)
-        return F.cross_entropy(logits.float().flatten(0, 1), BagDecoder.targets(cand, tokens, cfg.fixed).flatten(),
+        return F.cross_entropy(logits.float().flatten(0, 1), BagDecoder.targets(cand, tokens, mcfg.fixed).flatten(),
                                ignore_index=-100)
 
     return _sequence_loop(run, model, opt, x, n_tokens, per_epoch, step, history, batch_loss, evaluate, export,
@@ -500,3 +501,67 @@ def train_prefix(cfg: PrefixTrainConfig, log=print) -> dict:
 
     return _sequence_loop(run, model, opt, x, n_tokens, per_epoch, step, history, batch_loss, evaluate, export,
                           "training Gemma prefix", log)
+
+
+@dataclass
+class InverterTrainConfig:
+    """One command, one loadable inverter folder: the word head, then the bag decoder (each resumable
+    in OUT/train/), then the reference, probe, trigram and casing stages from the training split."""
+    embedder: str = "minilm"
+    out: str = "runs/minilm-inverter"
+    train_limit: int | None = None
+    epochs: int = 4  # the word head's
+    decoder_epochs: int = 1
+    word_head: str | None = None  # a trained word head folder to use instead of training one
+    decoder: str | None = None  # a trained decoder folder (over that word head) to use instead of training one
+    reference: int = 50_000  # reference sentences: the first N of the training split
+    rare: bool = False  # also probe the dictionaries' rare headwords (stored at int4)
+    device: str = "auto"
+    seed: int = 0
+    max_minutes: float | None = None
+    eval_every: int | None = 0  # the decoder's validation scoring: at each epoch's end only
+
+
+def train_inverter(cfg: InverterTrainConfig, log=print) -> dict:
+    from ..data.corpus import read_lexicon
+    from ..embed import load_embedder
+    from .decoder import SentenceDecoder
+    from .inverter import build_inverter
+    from .probe import rare_vocab, split_vocab
+
+    out = Path(cfg.out)
+    work = out / "train"
+    common = dict(embedder=cfg.embedder, train_limit=cfg.train_limit, device=cfg.device, seed=cfg.seed,
+                  max_minutes=cfg.max_minutes)
+    started = time.time()
+    head_dir = Path(cfg.word_head) if cfg.word_head else work / "words"
+    if not cfg.word_head:
+        log("phase 1/3: the word head")
+        last = train(TrainConfig(out=str(head_dir), epochs=cfg.epochs, **common), log=log)
+        if last.get("stopped"):
+            return last | {"phase": "words"}
+    decoder_dir = Path(cfg.decoder) if cfg.decoder else work / "decoder"
+    if not cfg.decoder:
+        log("phase 2/3: the bag decoder")
+        extra = {} if cfg.eval_every is None else {"eval_every": cfg.eval_every}
+        last = train_decoder(DecoderTrainConfig(out=str(decoder_dir), word_head=str(head_dir), epochs=cfg.decoder_epochs,
+                                                **common, **extra), log=log)
+        if last.get("stopped"):
+            return last | {"phase": "decoder"}
+    log("phase 3/3: reference, probe, trigram and casing stages")
+    embedder = load_embedder(cfg.embedder)
+    words = WordPredictor.load(head_dir)
+    decoder = SentenceDecoder.load(decoder_dir, words=words)
+    if (words.embedder_name, words.dim) != (embedder.name, embedder.dim):
+        raise InputError(f"{head_dir} was trained for {words.embedder_name}, not {embedder.name}")
+    texts = read_split("train")[:cfg.train_limit]
+    rare = None
+    if cfg.rare:
+        common_words, seen_once = split_vocab(texts)
+        rare = rare_vocab(common_words, read_lexicon(), seen_once)
+    card = {"embedder": embedder.name, "dim": embedder.dim, "train_sentences": len(texts),
+            "word_head": json.loads((head_dir / "config.json").read_text()).get("train", {}),
+            "decoder": json.loads((decoder_dir / "config.json").read_text()).get("train", {})}
+    inv = build_inverter(embedder, texts, words=words, decoder=decoder, reference=cfg.reference, rare=rare, card=card)
+    inv.save(out)
+    return {"out": str(out), "stages": list(inv.config.stages), "minutes": (time.time() - started) / 60}

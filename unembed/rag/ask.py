@@ -1,7 +1,6 @@
 """Question -> retrieve -> (invert the lossy chunks) -> answer with a language model."""
 from __future__ import annotations
 
-import inspect
 import time
 from typing import Optional, Sequence
 
@@ -71,7 +70,7 @@ class RAG:
         self.invert_seconds: dict[tuple, float] = {}
         # the question's words are offered to an inverter that takes hints (the search), so each
         # chunk is read back once per question that retrieves it. Off by default: on a held-out QA set
-        # they moved answer-in-context by one question in 80 (benchmarks/results/rag_compare_b_hints.json)
+        # they moved answer-in-context by one question in 80 (benchmarks/results/archive/rag_compare_b_hints.json)
         self.hints = hints
         self._takes_hints: Optional[bool] = None  # whether the inverter's invert() has a `hints` argument
 
@@ -81,7 +80,7 @@ class RAG:
             self.inverter = load_inverter(self.store.info.inverter, self.embedder)
             self.steps, self.beam = resolve_settings(self.inverter, *self._asked)
         if self._takes_hints is None:
-            self._takes_hints = "hints" in inspect.signature(self.inverter.invert).parameters
+            self._takes_hints = bool(getattr(self.inverter, "accepts_hints", False))
         return self.inverter
 
     def _hints(self, hits, question: Optional[str]) -> tuple:

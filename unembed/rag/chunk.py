@@ -61,7 +61,7 @@ def _split_long(sentence: str, count: Callable[[str], int], max_tokens: int) -> 
 
 # a shorter run carries too little for its vector to come back as words: on 30 val texts of 14-30 words,
 # up to 4 runs of at least 4 words read back at BLEU 35.2, token F1 0.741, against 26.5, 0.709 for up to
-# 3 runs of at least 6, and 34.4, 0.735 for 5 of 4 (benchmarks/results/invert_parts_val.json)
+# 3 runs of at least 6, and 34.4, 0.735 for 5 of 4 (benchmarks/results/archive/invert_parts_val.json)
 PART_MIN_WORDS = 4
 
 

@@ -462,7 +462,7 @@ def create_app(config: ServerConfig):
         vec = emb.embed([req.input])
         with inversions.slot(t.name):
             text = inv.invert(vec, steps=steps, beam=beam)[0]
-            trace = list(getattr(inv, "trace", [[]])[0]) or [(None, text)]
+            trace = list(getattr(text, "trace", None) or []) or [(None, text)]
         cos = float(emb.embed([text])[0] @ vec[0])
         access.write(tenant=t.name, endpoint="/v1/roundtrip", items=1, status=200)
         return {"text": text, "cosine": cos, "token_f1": metrics.token_f1_pair(text, req.input),

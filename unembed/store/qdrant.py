@@ -16,7 +16,7 @@ from ..errors import InputError, MissingPackageError, StoreError
 from .base import Chunk, DocState, Hit, StoreInfo, check_parts, dir_bytes
 
 INFO_COLLECTION = "unembed_info"
-INSTALL = "pip install qdrant-client"
+INSTALL = "pip install 'unembed[qdrant]'"
 
 
 def _parse(location: str) -> tuple[dict, str, Path | None]:
