@@ -5,7 +5,7 @@ anchored guide minilm(c) + W·(mpnet(x) − mpnet(c)), where the anchor c is the
 share of its words dropped (closer anchors: smaller shares). Reports each anchor's mpnet cosine
 to the truth and the guides' minilm cosine to it.
 
-    python benchmarks/align_anchor.py   # → benchmarks/results/align_anchor.json (about 2 min)
+    python benchmarks/align_anchor.py   # → benchmarks/results/archive/align_anchor.json (about 2 min)
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ val sentences (as `unembed align` reports it), at three ridge strengths:
   longest     the N longest of the first 20k
   words       N/2 sentences and N/2 single words
 
-    python benchmarks/align_pairs.py [--pairs 1000] [--json benchmarks/results/align_pairs.json]
+    python benchmarks/align_pairs.py [--pairs 1000] [--json benchmarks/results/archive/align_pairs.json]
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@
   mpnet once), at several query budgets per text.
 All on the first --n texts of the test split, at --steps/--beam.
 
-    python benchmarks/any_embedder.py   # → benchmarks/results/any_embedder.json
+    python benchmarks/any_embedder.py   # → benchmarks/results/archive/any_embedder.json
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ For each pair (A, B) in benchmarks/concepts/pairs.tsv: blend = mean(A, B) (slerp
 same direction), invert it with the default inverter, re-embed the text, and compare against the
 baseline of returning the nearer parent's text unchanged.
 
-    python benchmarks/concepts_blend.py [--steps S --beam B] [--json benchmarks/results/concepts_blend.json]
+    python benchmarks/concepts_blend.py [--steps S --beam B] [--json benchmarks/results/archive/concepts_blend.json]
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ benchmarks/concepts/pairs.tsv; (2) the first --news N sentences of the out-of-do
 the reduction, and each item's cosine to the concept that now stands for it (1.0 = nothing lost).
 Draws the map of memory (1) at --map-threshold.
 
-    python benchmarks/concepts_memory.py [--json benchmarks/results/concepts_memory.json]
+    python benchmarks/concepts_memory.py [--json benchmarks/results/archive/concepts_memory.json]
 """
 from __future__ import annotations
 

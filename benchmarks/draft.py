@@ -9,7 +9,7 @@ draft it replaced and float32, on minilm, in one run.
 3. End to end: the default search on the first --n val texts with each draft (BLEU, token F1,
    exact, cosine, s/text).
 
-    python benchmarks/draft.py [--n 80] [--texts 1024] [--rank 100] [--json benchmarks/results/draft.json]
+    python benchmarks/draft.py [--n 80] [--texts 1024] [--rank 100] [--json benchmarks/results/archive/draft.json]
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Inverts held-out test sentences with the search inverter *without* its polish stage once (cached),
 then polishes the same outputs at several tolerances and scores each against the originals.
 
-    python benchmarks/fluency.py [--n 100] [--json benchmarks/results/fluency.json]
+    python benchmarks/fluency.py [--n 100] [--json benchmarks/results/archive/fluency.json]
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Baseline inverters on the in-domain test split and the out-of-domain (BBC) split.
 
-    python benchmarks/invert_baselines.py            # writes benchmarks/results/baselines.json
+    python benchmarks/invert_baselines.py            # writes benchmarks/results/archive/baselines.json
 
 Needs `unembed data build` first. lookup is cheap, so it gets more texts than search.
 """

@@ -4,7 +4,7 @@ quantity word), with and without the search offering each number's neighbouring 
 their share of words: they are what many RAG answers are, and the embedder barely tells them
 apart ("lives six weeks" and "lives eight weeks": cosine 0.997).
 
-    python benchmarks/invert_numbers.py [--split val] [--n 40]   # → benchmarks/results/invert_numbers.json
+    python benchmarks/invert_numbers.py [--split val] [--n 40]   # → benchmarks/results/archive/invert_numbers.json
 """
 from __future__ import annotations
 

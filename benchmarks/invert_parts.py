@@ -6,7 +6,7 @@ part beside the chunk's own (retrieval stays on the chunk's vector) would read b
 chunk, at 2–3× the vector bytes. This measures the reading-back side alone, on the test split's
 texts of --min-words to --max-words words, with the default inverter at its default settings.
 
-    python benchmarks/invert_parts.py [--parts 1,2,3] [--pieces on,off] [--drafts bfloat16,int8]   # → benchmarks/results/invert_parts.json
+    python benchmarks/invert_parts.py [--parts 1,2,3] [--pieces on,off] [--drafts bfloat16,int8]   # → benchmarks/results/archive/invert_parts.json
 """
 from __future__ import annotations
 

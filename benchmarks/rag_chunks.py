@@ -6,7 +6,7 @@ retrieval still ranks the chunks' own vectors, but each chunk is read back from 
 up to P word runs of at least PART_MIN_WORDS words (rag.ingest.embed_parts), each inverted alone
 and joined: what a store built with `rag ingest --parts P` reads back.
 
-    python benchmarks/rag_chunks.py [--max-tokens 32,16] [--parts 1,2]   # → benchmarks/results/rag_chunks.json
+    python benchmarks/rag_chunks.py [--max-tokens 32,16] [--parts 1,2]   # → benchmarks/results/archive/rag_chunks.json
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ pool alone:
 - an oracle, which knows the reference, picks the text of highest token F1 within `eps` of the best:
   the most any re-ranking of what the search tried could give.
 
-    python benchmarks/search_pool.py [--split val] [--n 100] [--gemma] [--json benchmarks/results/search_pool_val.json]
+    python benchmarks/search_pool.py [--split val] [--n 100] [--gemma] [--json benchmarks/results/archive/search_pool_val.json]
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ other 5xx or a transport error), plus ratios
 against one client: absolute times on a shared 2-core machine are noisy, ratios less so.
 The last scenario is abuse: one tenant floods invert past its rate limit while another works.
 
-    python benchmarks/serve_load.py [--quick] [--json benchmarks/results/serve_load.json]
+    python benchmarks/serve_load.py [--quick] [--json benchmarks/results/archive/serve_load.json]
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ by whole sentence only (case and spacing aside), so dictionary glosses and lyric
 For the first N sentences of val, test and ood, the train sentence nearest in minilm's space (the
 whole split, as `lookup` would find it) and its token F1 to the held-out sentence.
 
-    python benchmarks/split_overlap.py [--n 100] [--json benchmarks/results/split_overlap.json]
+    python benchmarks/split_overlap.py [--n 100] [--json benchmarks/results/archive/split_overlap.json]
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """White-box speed-up: the zero-shot search with and without HotFlip gradient swaps, same query budget.
 
-    python benchmarks/whitebox.py [--victim mpnet --budget 500]   # → benchmarks/results/whitebox.json
+    python benchmarks/whitebox.py [--victim mpnet --budget 500]   # → benchmarks/results/archive/whitebox.json
 """
 from __future__ import annotations
 
