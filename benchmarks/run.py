@@ -43,6 +43,14 @@ CONFIGS = {
         ("no extrapolation", "default", {"extrapolate": 0.0}),
         ("no casing", "default", {"drop": "casing"}),
     ]),
+    # tuning on prose val (never test): which feedback keeps the decoder's text readable
+    "feedback": (("val_prose",), 30, [
+        ("fast (hypothesis alone)", "default", {"steps": 0}),
+        ("default (word edits)", "default", {}),
+        ("decoder rewrites only (no word edits)", "default", {"edits": False, "drop": ("pieces",)}),
+        ("word edits ranked with the decoder's vote 0.05", "default", {"decoder_weight": 0.05}),
+        ("word edits ranked with the decoder's vote 0.2", "default", {"decoder_weight": 0.2}),
+    ]),
     "artifact": (("test_prose", "ood"), 25, [
         ("shipped folder", "default", {}),
         ("recipe from the corpus (search:50000)", "search:50000", {}),
@@ -63,9 +71,10 @@ def inverter_for(spec: str, overrides: dict, emb):
     from unembed.invert.registry import load_inverter
     inv = load_inverter(spec, emb)
     overrides = dict(overrides)
-    drop = overrides.pop("drop", None)
+    drop = overrides.pop("drop", ())
+    drop = (drop,) if isinstance(drop, str) else tuple(drop)
     if drop:
-        overrides["stages"] = tuple(s for s in inv.config.stages if s != drop and not (drop == "words" and s == "decoder"))
+        overrides["stages"] = tuple(s for s in inv.config.stages if s not in drop)
     return inv.with_config(**overrides) if overrides else inv
 
 

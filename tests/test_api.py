@@ -18,3 +18,19 @@ def test_each_api_function_works_twice_in_one_process(isolated_home):
         assert unembed.invert(vecs, inverter=inv) == texts
         assert unembed.invert_embeddings(vecs, inverter=inv, num_steps=0, sequence_beam_width=1) == texts
     assert callable(unembed.embed) and callable(unembed.invert) and load_embedder("minilm").dim == 384
+
+
+def test_the_shipped_inverter_through_the_api_twice(minilm):
+    import unembed
+    from unembed.invert.inverter import Inversion
+    texts = ["Heavy rain flooded several roads in the north of the city on Sunday night."]
+    vecs = unembed.embed(texts)
+    first = unembed.invert(vecs, steps=1, beam=2)
+    inv = unembed.load_inverter("minilm")
+    assert unembed.load_inverter("minilm") is inv and unembed.load_inverter() is inv  # loaded once
+    second = unembed.invert(vecs, inverter=inv, steps=1, beam=2)
+    pair = unembed.invert_embeddings(vecs, inv, num_steps=1, sequence_beam_width=2)
+    assert first == second == pair and isinstance(first[0], Inversion) and first[0].cosine > 0.8
+    fast = unembed.load_inverter("minilm", preset="fast")
+    assert fast.config.steps == 0 and unembed.invert(vecs, inverter=fast)[0].queries == 0
+    assert unembed.invert(vecs, inverter=inv, steps=1, beam=2, hints=[["rain"]])[0]

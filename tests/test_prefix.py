@@ -9,7 +9,7 @@ import torch
 
 from unembed.errors import InputError, UnknownModelError
 
-WORD_HEAD = Path(__file__).resolve().parents[1] / "unembed" / "models" / "minilm" / "words"
+WORD_HEAD = Path(__file__).resolve().parents[1] / "models" / "minilm-words"
 
 
 @pytest.fixture()
@@ -58,9 +58,9 @@ def test_prefix_trains_resumes_ships_small_and_writes_sentences(gemma_home, mini
 
     from unembed.invert.registry import load_inverter  # the search with Gemma writing its first hypotheses
     inv = load_inverter(f"prefix:{out}", minilm)
-    assert isinstance(inv.decoder, PrefixDecoder) and inv.extrapolate == 0
+    assert isinstance(inv.parts["decoder"].decoder, PrefixDecoder) and inv.config.extrapolate == 0
     vec = minilm.embed(["A boat on the lake."])
-    assert inv.invert(vec, steps=0, beam=1) == [dec.generate(vec, beam=inv.decoder_beam)[0][0][1]]
+    assert inv.invert(vec, steps=0, beam=1) == [dec.generate(vec, beam=inv.config.decoder_beam)[0][0][1]]
     (out / "config.json").write_text('{"kind": "bag-decoder"}')
     with pytest.raises(UnknownModelError, match="not a Gemma prefix inverter"):
         PrefixDecoder.load(out)

@@ -179,10 +179,10 @@ def test_search_steps_zero_is_the_decoders_hypothesis_alone(minilm):
     from unembed.invert.registry import load_inverter
 
     inv = load_inverter("search", minilm)
-    assert inv.decoder is not None
+    decoder = inv.parts["decoder"].decoder
     v = minilm.embed(["A small boat sailed across the lake at dawn."])
-    assert inv.invert(v, steps=0, beam=4) == [inv.decoder.generate(v, beam=inv.decoder_beam)[0][0][1]]
-    assert inv.queries_per_text == [0]
+    out = inv.invert(v, steps=0, beam=4)
+    assert out == [decoder.generate(v, beam=inv.config.decoder_beam)[0][0][1]] and out[0].queries == 0
 
 
 def test_search_inverts_a_vector_the_same_whatever_shares_its_call(minilm):
@@ -212,11 +212,13 @@ def test_search_drafts_but_its_cosines_are_exact(minilm):
         assert draft.dtype == np.float32 and np.allclose(np.linalg.norm(draft, axis=1), 1, atol=1e-5)
         assert np.all((draft * exact).sum(1) > close) and not np.array_equal(draft, exact)
     inv = load_inverter("search", minilm)
-    assert inv.draft
+    assert inv.engine.draft
     v = minilm.embed(text)
-    inv.invert(v, steps=3, beam=2)
-    cosines = [c for c, _ in inv.trace[0]]
-    assert np.allclose(cosines, minilm.embed([t for _, t in inv.trace[0]]) @ v[0], atol=1e-4)
+    trace = inv.invert(v, steps=3, beam=2)[0].trace
+    cosines = np.array([c for c, _ in trace])
+    exact = minilm.embed([t for _, t in trace]) @ v[0]
+    # the seeds' cosines come from the shipped reference vectors (int8); every step's is exact
+    assert np.allclose(cosines[1:], exact[1:], atol=1e-4) and abs(cosines[0] - exact[0]) < 0.01
 
 
 def test_an_int8_draft_that_strays_from_float32_is_refused(isolated_home, minilm, monkeypatch):
@@ -300,9 +302,8 @@ def test_search_offers_only_the_probes_words_as_spelling_variants(minilm):
     from unembed.invert.registry import load_inverter
     from unembed.invert.search import _State
 
-    inv = load_inverter("search", minilm)
+    inv = load_inverter("search", minilm).with_config(proposals=0).engine  # no random edits: deletions and respellings only
     hyp = ("The", "dough", "rises", "for", "12", "hours", "in", "a", "cast-iron", "pot.")
-    inv.proposals = 0  # no random edits: deletions and respellings only
     out = inv._propose(_State(np.zeros(minilm.dim, np.float32), ["x"], [1.0], [["x"]], []), hyp)
     assert hyp[:4] + ("twelve",) + hyp[5:] in out
     assert hyp[:8] + ("cast", "iron", "pot.") in out
@@ -333,8 +334,8 @@ def test_a_reference_count_keeps_the_default_probe_and_a_reference_file_brings_i
     corpus, whose words are then the probe's whole vocabulary."""
     from unembed.invert.registry import load_inverter
 
-    default, counted = load_inverter("search", minilm), load_inverter("search:40", minilm)
-    assert len(counted.index.texts) == 40 < len(default.index.texts)
+    default, counted = load_inverter("search:80", minilm), load_inverter("search:40", minilm)
+    assert len(counted.index.texts) == 40 < len(default.index.texts) == 80
     assert counted.probe.vocab == default.probe.vocab and counted.probe.rare_count == default.probe.rare_count
     own = isolated_home / "mine.txt"
     own.write_text("The glacier is long.\nThe glacier carves the valley.\nThe valley is deep.\n")
@@ -346,12 +347,13 @@ def test_a_reference_count_keeps_the_default_probe_and_a_reference_file_brings_i
 def test_opening_case_is_read_from_the_vector_where_the_embedder_is_blind_to_case(minilm):
     """minilm lower-cases its input, so the opening capital comes from the vector: glosses open in lower
     case, sentences with a capital; a name keeps its capital whatever the model says."""
-    from unembed.data.corpus import read_split
     from unembed.invert.casing import OpeningCase, case_blind
+    from unembed.invert.registry import shipped_inverter
 
     assert case_blind(minilm)
-    train = read_split("train")[:3000]
-    vectors = minilm.embed(train)
+    reference = shipped_inverter(minilm).parts["reference"].index  # training sentences, shipped with their vectors
+    train = reference.texts[:3000]
+    vectors = reference.vectors[:3000].astype(np.float32)
     model = OpeningCase.fit(vectors, train)
     assert model.capitalised >= {"I"}
     texts = ["the act of moving something from one place to another", "The committee approved the new budget on Tuesday."]

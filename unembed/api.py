@@ -49,7 +49,11 @@ def load_inverter(name_or_path: str | None = None, embedder: str | None = None, 
         embedder, spec = embedder or spec, None
     emb_name = _embedder_of(spec, embedder)
     emb = load_embedder(emb_name) if isinstance(emb_name, str) else emb_name
-    key = (spec, emb.name, preset)
+    # saved folders are cached (they cannot change under us); the corpus recipes read the current corpus each time
+    if not (spec in (None, "default", "fast", "search") or os.path.isdir(spec)):
+        return load(spec, emb, preset=preset)
+    key = (os.path.abspath(spec) if spec and os.path.isdir(spec) else spec, emb.name, id(emb), preset,
+           os.environ.get("UNEMBED_MODELS"))
     with _lock:
         if key not in _inverters:
             _inverters[key] = load(spec, emb, preset=preset)

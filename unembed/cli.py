@@ -213,7 +213,7 @@ def train_cmd(
     and `prefix` train one part. Every phase resumes from its checkpoint when run again."""
     from .invert.train import (DecoderTrainConfig, InverterTrainConfig, PrefixTrainConfig, TrainConfig, train,
                                train_decoder, train_inverter, train_prefix)
-    from .invert.inverter import shipped_path
+    from .invert.inverter import shipped_path, stage_path
 
     if model not in ("inverter", "words", "decoder", "prefix"):
         raise InputError(f"unknown --model {model!r}: choose inverter, words, decoder or prefix")
@@ -247,7 +247,7 @@ def train_cmd(
     given = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, eval_every=eval_every).items() if v is not None}
     common = dict(embedder=embedder, out=str(out_dir), train_limit=limit, device=device, seed=seed, max_minutes=max_minutes)
     log = lambda line: err.print(line, highlight=False)  # noqa: E731
-    head = word_head or shipped_path(name) / "words"
+    head = word_head or stage_path(shipped_path(name), "words") or shipped_path(name) / "words"
     if model == "words":
         last = train(TrainConfig(vocab_size=vocab_size, **common, **given), log=log)
     elif model == "prefix":
@@ -474,7 +474,7 @@ def rag_ask(
     """Retrieve, read lossy chunks back with the inverter, and answer."""
     from .embed import load_embedder
     from .generate import load_generator
-    from .invert.registry import load_inverter
+    from .api import load_inverter
     from .rag.ask import RAG, read_questions
     from .store import open_store
 
@@ -801,7 +801,7 @@ def audit_cmd(
     from .audit.leak import KINDS, audit
     from .embed import load_embedder
     from .evaluate import read_lines
-    from .invert.registry import load_inverter
+    from .api import load_inverter
 
     if (store is None) == (vectors is None):
         raise InputError("give exactly one of --store DIR or --vectors FILE")

@@ -57,6 +57,8 @@ class InverterConfig:
     decoder_beam: int = 8  # decoder sentences written per target
     extrapolate: float = 1.0  # re-aim the decoder past the target after each improving round (0: off)
     hint_weight: float = 20.0  # proposal weight of a caller's hint word
+    edits: bool = True  # False: the feedback only re-aims the decoder and keeps its closest sentence, no word edits
+    decoder_weight: float = 0.0  # > 0: rank candidates by cosine + this × the decoder's mean token log-probability
     seed: int = 0
 
     def check(self) -> None:
@@ -322,10 +324,15 @@ class Inverter:
         self._lock = threading.Lock()
         self._engine = self._build_engine()
 
-    # the old name for the engine's query counter, read by `unembed eval`
     @property
     def queries(self) -> int:
+        """Embedder calls made by this inverter's searches so far, all calls together."""
         return self._engine.queries
+
+    @property
+    def engine(self):
+        """The search engine running these stages (search.py), for research and tests; use invert() otherwise."""
+        return self._engine
 
     def _build_engine(self):
         from .search import SearchInverter
@@ -348,7 +355,8 @@ class Inverter:
                                 words=part("words", "head"), word_count=c.word_count, word_weight=c.word_weight,
                                 decoder=decoder, decoder_beam=c.decoder_beam,
                                 extrapolate=c.extrapolate if decoder is not None else 0.0,
-                                hint_weight=c.hint_weight, casing=part("casing", "model"))
+                                hint_weight=c.hint_weight, casing=part("casing", "model"), edits=c.edits,
+                                decoder_weight=c.decoder_weight if decoder is not None else 0.0)
         if "pieces" in on:
             from .registry import piece_refiner
             engine.pieces = piece_refiner(self.embedder, engine._known_words())
@@ -461,6 +469,18 @@ def build_inverter(embedder, train_texts: list[str], words=None, decoder=None, r
     stages = tuple(s for s in STAGES if s in parts)
     cfg = InverterConfig(embedder=embedder.name, dim=embedder.dim, stages=stages, **(config or {}))
     return Inverter(cfg, embedder, parts, card=card)
+
+
+def stage_path(folder: str | Path, stage: str) -> Path | None:
+    """Where an inverter folder keeps one stage (inverter.json may point outside it), or None."""
+    try:
+        meta = json.loads((Path(folder) / "inverter.json").read_text())
+    except (OSError, ValueError):
+        return None
+    for entry in meta.get("stages", []):
+        if entry.get("name") == stage:
+            return (Path(folder) / entry["path"]).resolve()
+    return None
 
 
 def shipped_path(embedder_name: str) -> Path:

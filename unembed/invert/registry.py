@@ -51,7 +51,7 @@ def _reference(arg: str | None) -> tuple[list[str], bool]:
     return read_split("train")[:n], False
 
 
-def shipped_inverter(embedder, preset: str | None = None):
+def shipped_inverter(embedder, preset: str | None = None, name: str | None = None):
     """The inverter shipped in the package for this embedder, under a preset; a loud error where none is."""
     from .inverter import Inverter, shipped_path
     path = shipped_path(embedder.name)
@@ -61,16 +61,16 @@ def shipped_inverter(embedder, preset: str | None = None):
                                     "unembed (`pip install --force-reinstall unembed`) or set UNEMBED_MODELS")
         raise UnknownModelError(f"no inverter is shipped for {embedder.name}: train one with `unembed train --model "
                                 f"inverter --embedder {embedder.name} --out DIR`, then pass --inverter DIR")
-    inv = Inverter.load(path, embedder, name="default")
-    return inv if preset in (None, "default") else inv.with_config(preset=preset, name=preset)
+    inv = Inverter.load(path, embedder, name=name or "default")
+    return inv if preset in (None, "default") else inv.with_config(preset=preset, name=name or preset)
 
 
 def shipped_word_head(embedder):
     """The word head of the inverter shipped for this embedder, or None."""
-    from .inverter import shipped_path
+    from .inverter import shipped_path, stage_path
     from .wordhead import WordPredictor
-    path = shipped_path(embedder.name) / "words"
-    if not (path / "config.json").exists():
+    path = stage_path(shipped_path(embedder.name), "words")
+    if path is None or not (path / "config.json").exists():
         return None
     head = WordPredictor.load(path)
     return head if (head.embedder_name, head.dim) == (embedder.name, embedder.dim) else None
@@ -79,9 +79,9 @@ def shipped_word_head(embedder):
 def shipped_decoder(embedder, words):
     """The bag decoder of the inverter shipped for this embedder, over `words`, or None."""
     from .decoder import SentenceDecoder
-    from .inverter import shipped_path
-    path = shipped_path(embedder.name) / "decoder"
-    if words is None or not (path / "config.json").exists():
+    from .inverter import shipped_path, stage_path
+    path = stage_path(shipped_path(embedder.name), "decoder")
+    if words is None or path is None or not (path / "config.json").exists():
         return None
     return SentenceDecoder.load(path, words=words)
 
@@ -98,7 +98,8 @@ def load_inverter(spec: str | None, embedder, preset: str | None = None):
     if spec in PRESETS or spec == "search":  # "search": the old name of the shipped default
         if preset is not None and spec != "default" and spec != "search":
             raise InputError(f"--inverter {spec} is itself a preset; leave out --preset")
-        return shipped_inverter(embedder, preset if spec in ("default", "search") else spec)
+        return shipped_inverter(embedder, preset if spec in ("default", "search") else spec,
+                                name=spec if spec == "search" else None)
     if os.path.isdir(spec):
         if not os.path.exists(os.path.join(spec, "inverter.json")):
             raise UnknownModelError(f"{spec} is not an inverter folder (no inverter.json): make one with "

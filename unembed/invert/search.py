@@ -64,7 +64,7 @@ class SearchInverter:
                  gradient=None, polisher=None, words=None, word_count: int = 64, word_weight: float = 60.0,
                  bag_seed: bool = True, decoder=None, decoder_beam: int = 8, decoder_weight: float = 0.0,
                  extrapolate: float = 0.0, draft: bool = True, variants: bool = True, own_probe=None,
-                 numbers: bool = False, hint_weight: float = 20.0, pieces=None, casing=None):
+                 numbers: bool = False, hint_weight: float = 20.0, pieces=None, casing=None, edits: bool = True):
         self.embedder = embedder
         self.embedder_name = embedder.name
         self.dim = embedder.dim
@@ -117,6 +117,9 @@ class SearchInverter:
         self.hint_weight = hint_weight
         self.pieces = pieces  # a PieceRefiner (white-box): builds words piece by piece after the search
         self.casing = casing  # an OpeningCase (casing.py) for a case-blind embedder: the first letter's case, from the vector
+        # False: no word edits; each step only scores the decoder's new sentences (written for the target
+        # pushed past the best text so far, with `extrapolate`), so every result is a sentence the decoder wrote
+        self.edits = edits
 
     def _rescore(self, v: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = idx.reshape(-1)
@@ -224,6 +227,8 @@ class SearchInverter:
 
     def _fresh(self, st: _State, hyp: tuple[str, ...]) -> list[tuple[str, ...]]:
         """This hypothesis's unseen proposals, in the order they are queued (gradient swaps first)."""
+        if not self.edits:
+            return []
         fresh = self._propose(st, hyp) - st.seen
         if self.max_queries is not None:  # a budget keeps a random, reproducible share
             fresh = sorted(fresh)

@@ -76,7 +76,7 @@ class RAG:
 
     def _inverter(self):
         if self.inverter is None:
-            from ..invert.registry import load_inverter
+            from ..api import load_inverter
             self.inverter = load_inverter(self.store.info.inverter, self.embedder)
             self.steps, self.beam = resolve_settings(self.inverter, *self._asked)
         if self._takes_hints is None:

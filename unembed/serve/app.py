@@ -295,7 +295,7 @@ def create_app(config: ServerConfig):
     def inverter():
         with model_lock:
             if "inverter" not in models:
-                from ..invert.registry import load_inverter
+                from ..api import load_inverter
                 models["inverter"] = load_inverter(config.inverter, embedder())
             return models["inverter"]
 

@@ -77,7 +77,8 @@ class StoreInfo:
             raise MismatchError(f"this store was built with embedder {self.embedder!r}, not {embedder!r}")
         if dim is not None and dim != self.dim:
             raise MismatchError(f"this store holds {self.dim}-d vectors, not {dim}-d")
-        if inverter is not None and inverter != self.inverter:
+        same = {"search": "default"}  # the shipped inverter's old name
+        if inverter is not None and same.get(inverter, inverter) != same.get(self.inverter, self.inverter):
             raise MismatchError(f"this store was built for inverter {self.inverter!r}, not {inverter!r}")
 
     def to_json(self) -> str:
