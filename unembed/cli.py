@@ -786,6 +786,9 @@ def align_cmd(
 def audit_cmd(
     store: Annotated[Optional[str], typer.Option("--store", help="A RAG store to audit.")] = None,
     vectors: Annotated[Optional[Path], typer.Option("--vectors", help=".npy (N×d), or .parquet/.jsonl with a vector column.")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="A store of another tool, read in place and never written: "
+                      "chroma:PATH#COLLECTION, lancedb:PATH#TABLE, qdrant:PATH_OR_URL#COLLECTION, faiss:INDEX[#IDS.json].")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="--source lancedb: the column of stored texts (default: text/document/content…).")] = None,
     truth: Annotated[Optional[Path], typer.Option("--truth", help="The N original texts, one per line, same order (for a store: sorted by document id, then chunk).")] = None,
     column: Annotated[Optional[str], typer.Option(help="Vector column of a .parquet/.jsonl file (default: vector/embedding).")] = None,
     embedder: Annotated[Optional[str], typer.Option(help="Default: the store's, else minilm.")] = None,
@@ -803,10 +806,15 @@ def audit_cmd(
     from .evaluate import read_lines
     from .api import load_inverter
 
-    if (store is None) == (vectors is None):
-        raise InputError("give exactly one of --store DIR or --vectors FILE")
+    if sum(x is not None for x in (store, vectors, source)) != 1:
+        raise InputError("give exactly one of --store DIR, --vectors FILE or --source KIND:PATH#NAME")
     texts = parts = None
-    if store is not None:
+    if source is not None:
+        from .audit.sources import detect_embedder, read_source
+        src = read_source(source, column, text_column)
+        arr, texts = src.vectors, src.texts
+        emb = detect_embedder(arr, texts, embedder, say=lambda line: err.print(line, highlight=False))
+    elif store is not None:
         from .audit.leak import store_vectors
         from .store import open_store
         st = open_store(store)

@@ -20,6 +20,7 @@ The stages, in the order they act on a vector:
 """
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import os
@@ -343,7 +344,8 @@ class Inverter:
             from .lookup import ReferenceIndex
             index = ReferenceIndex.from_vectors(self.embedder, [""], np.zeros((1, c.dim), np.float16))
         probe = part("probe", "probe")
-        if probe is not None:
+        if probe is not None:  # a shallow copy: variants of one loaded inverter share the vectors, not this count
+            probe = copy.copy(probe)
             probe.rare_count = c.rare_words if len(probe.vocab) > probe.common else 0
         polisher = None
         if "fluency" in on:
