@@ -174,23 +174,35 @@ def test_train_and_eval_an_inverter_for_mpnet(isolated_home):
 
 @pytest.mark.slow
 def test_an_ordinary_install_ships_the_inverter_and_inverts_like_the_checkout(tmp_path, minilm):
-    """`pip install .` (not editable) into a folder of its own: the package found there carries the shipped
-    inverter and gives the checkout's texts, twice in one process."""
+    """`pip install` of the built wheel (not editable) into a fresh venv, whose other packages come from
+    this one: the package found there carries the shipped inverter and gives the checkout's texts, twice."""
+    import sysconfig
     repo = Path(__file__).resolve().parent.parent
-    target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(repo)], check=True, capture_output=True, timeout=900)
-    assert (target / "unembed" / "models" / "minilm" / "inverter.json").exists()
+    wheels, venv = tmp_path / "wheels", tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
+                    str(repo)], check=True, capture_output=True, timeout=900)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
+    py = str(venv / "bin" / "python")
+    site = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    # the dependencies from this environment, appended after the new venv's own site-packages; this
+    # environment's editable-install hook is a .pth there, which a path added this way does not run
+    Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    wheel = next(wheels.glob("unembed-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, str(wheel)],
+                   check=True, capture_output=True, timeout=900)
+    assert (Path(site) / "unembed_models" / "minilm" / "inverter.json").exists()
+    assert (Path(site) / "unembed_models" / "minilm-words" / "weights.pt").exists()
     script = ("import json, unembed\n"
               "v = unembed.embed(%r)\n"
               "a = unembed.invert(v, steps=2, beam=2); b = unembed.invert(v, steps=2, beam=2)\n"
               "print(json.dumps([unembed.__file__, list(a), list(b)]))\n") % (EVERYDAY[:2],)
-    env = os.environ | {"PYTHONPATH": str(target), "UNEMBED_HOME": str(tmp_path / "home")}
-    env.pop("UNEMBED_MODELS", None)
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    env = {k: v for k, v in os.environ.items() if k not in ("UNEMBED_MODELS", "PYTHONPATH")}
+    env["UNEMBED_HOME"] = str(tmp_path / "home")
+    r = subprocess.run([py, "-c", script], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     where, a, b = json.loads(r.stdout.strip().splitlines()[-1])
-    assert where.startswith(str(target)) and a == b
+    assert where.startswith(site) and a == b
     import unembed
     here = unembed.invert(minilm.embed(EVERYDAY[:2]), steps=2, beam=2)
     assert a == [str(t) for t in here]
