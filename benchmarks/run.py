@@ -51,6 +51,14 @@ CONFIGS = {
         ("word edits ranked with the decoder's vote 0.05", "default", {"decoder_weight": 0.05}),
         ("word edits ranked with the decoder's vote 0.2", "default", {"decoder_weight": 0.2}),
     ]),
+    # the decoder-rewrite feedback (no word edits), tuned on prose val
+    "rewrite": (("val_prose",), 30, [
+        ("rewrites, decoder beam 8, 8 steps", "default", {"edits": False, "drop": ("pieces",)}),
+        ("rewrites, decoder beam 16", "default", {"edits": False, "drop": ("pieces",), "decoder_beam": 16}),
+        ("rewrites, 16 steps", "default", {"edits": False, "drop": ("pieces",), "steps": 16}),
+        ("rewrites, extrapolate 2", "default", {"edits": False, "drop": ("pieces",), "extrapolate": 2.0}),
+        ("rewrites, no fluency polish", "default", {"edits": False, "drop": ("pieces", "fluency")}),
+    ]),
     "artifact": (("test_prose", "ood"), 25, [
         ("shipped folder", "default", {}),
         ("recipe from the corpus (search:50000)", "search:50000", {}),
