@@ -31,8 +31,12 @@ CONFIGS = {
         ("fast (hypothesis alone)", "default", {"steps": 0}),
         ("default (hypothesis + feedback)", "default", {}),
     ]),
+    "readable": (("test_prose", "ood", "test_gloss"), 50, [
+        ("readable (hypothesis + decoder rewrites)", "readable", {}),
+    ]),
     "everyday": (("everyday",), 12, [
         ("fast (hypothesis alone)", "default", {"steps": 0}),
+        ("readable (hypothesis + decoder rewrites)", "readable", {}),
         ("default (hypothesis + feedback)", "default", {}),
     ]),
     "ablation": (("test_prose", "ood"), 25, [
@@ -131,9 +135,15 @@ def index() -> str:
     return "\n".join(lines) + "\n"
 
 
-def readme_table(path: Path = RESULTS / "prose.json") -> str:
+def readme_table(path: Path = RESULTS / "prose.json", more: tuple = (RESULTS / "readable.json",)) -> str:
     res = json.loads(path.read_text())
     sig = res["signature"]
+    for extra in more:  # rows measured in another run on the same splits and n
+        if extra.exists():
+            other = json.loads(extra.read_text())
+            res["rows"] = [r for r in res["rows"] if r["row"].startswith("fast")] + other["rows"] + \
+                [r for r in res["rows"] if not r["row"].startswith("fast")]
+            sig["commit"] += f", {extra.name}: {other['signature']['commit']}"
     names = {"test_prose": "prose test (Brown, nlp-corpus)", "ood": "BBC news (out of domain)",
              "test_gloss": "glosses (WordNet, GCIDE)", "everyday": "everyday sentences (shipped)"}
     out = [f"minilm, 2-core CPU, first {sig['n']} texts per split; commit {sig['commit']}, {sig['date'][:10]} "

@@ -57,6 +57,11 @@ def test_presets_and_ablations_are_config_changes_on_the_same_parts(shipped, min
     assert all(r.queries == 0 for r in hyp) and all(r.cosine > 0.5 for r in hyp)
     decoded = shipped.parts["decoder"].decoder.generate(v, beam=shipped.config.decoder_beam)
     assert [str(r) for r in hyp] == [d[0][1] for d in decoded]  # the decoder's first sentence, no feedback
+    readable = shipped.with_config(preset="readable")
+    assert not readable.config.edits and "pieces" not in readable.config.stages and shipped.config.edits
+    assert readable.engine._fresh(None, ("a", "text")) == []  # no word edits are proposed
+    for r, h in zip(readable.invert(v, steps=2), hyp):  # it keeps the closest of the decoder's sentences
+        assert r.queries > 0 and r.cosine >= h.cosine - 1e-3
     no_fluency = shipped.with_config(stages=[s for s in shipped.config.stages if s != "fluency"])
     assert "fluency" not in no_fluency.config.stages and no_fluency.invert(v)[0]
     with pytest.raises(InputError, match="unknown inverter stage"):

@@ -39,8 +39,9 @@ def _embedder_of(spec: str | None, embedder) -> str:
 def load_inverter(name_or_path: str | None = None, embedder: str | None = None, preset: str | None = None):
     """An inverter, loaded once per process and reused.
 
-    `name_or_path`: None or an embedder's name ("minilm") for the inverter shipped for it, a saved
-    inverter folder, or a research spec (see `unembed invert --help`). `preset`: "default" or "fast"."""
+    `name_or_path`: None or an embedder's name ("minilm") for the inverter shipped for it, a preset of it
+    ("fast", "readable"), a saved inverter folder, or a research spec (see `unembed invert --help`).
+    `preset`: "default", "fast" or "readable", applied to the shipped inverter or a folder."""
     from .embed.registry import KNOWN, load_embedder
     from .invert.registry import load_inverter as load
 
@@ -50,7 +51,8 @@ def load_inverter(name_or_path: str | None = None, embedder: str | None = None, 
     emb_name = _embedder_of(spec, embedder)
     emb = load_embedder(emb_name) if isinstance(emb_name, str) else emb_name
     # saved folders are cached (they cannot change under us); the corpus recipes read the current corpus each time
-    if not (spec in (None, "default", "fast", "search") or os.path.isdir(spec)):
+    from .invert.inverter import PRESETS
+    if not (spec is None or spec in PRESETS or spec == "search" or os.path.isdir(spec)):
         return load(spec, emb, preset=preset)
     key = (os.path.abspath(spec) if spec and os.path.isdir(spec) else spec, emb.name, id(emb), preset,
            os.environ.get("UNEMBED_MODELS"))

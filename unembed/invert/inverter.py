@@ -85,8 +85,11 @@ class InverterConfig:
 
 
 PRESETS = {
-    "default": {},  # hypothesis + feedback + refinement + casing
+    "default": {},  # hypothesis + feedback (word edits) + refinement + casing
     "fast": {"steps": 0},  # the decoder's first sentence alone, no feedback
+    # feedback without word edits: the decoder rewrites for the target pushed past its best sentence so far,
+    # and the closest of its sentences is kept (benchmarks/results/rewrite.json: tuned on prose val)
+    "readable": {"edits": False, "drop": ("pieces",)},
 }
 
 
@@ -371,6 +374,9 @@ class Inverter:
             if preset not in PRESETS:
                 raise InputError(f"unknown preset {preset!r}: choose {', '.join(PRESETS)}")
             overrides = PRESETS[preset] | overrides
+        drop = overrides.pop("drop", ())
+        if drop:
+            overrides["stages"] = tuple(s for s in overrides.get("stages", self.config.stages) if s not in drop)
         if "stages" in overrides:
             overrides["stages"] = tuple(overrides["stages"])
         bad = [k for k in overrides if k not in {f.name for f in fields(InverterConfig)} or k in ("embedder", "dim")]
