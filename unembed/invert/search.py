@@ -229,9 +229,10 @@ class SearchInverter:
         """This hypothesis's unseen proposals, in the order they are queued (gradient swaps first)."""
         if not self.edits:
             return []
-        fresh = self._propose(st, hyp) - st.seen
+        # sorted: a set's order follows Python's per-process string hashing, and the order decides which
+        # proposals share a draft batch (int8 scales are per batch), so unsorted runs differed between processes
+        fresh = sorted(self._propose(st, hyp) - st.seen)
         if self.max_queries is not None:  # a budget keeps a random, reproducible share
-            fresh = sorted(fresh)
             st.rng.shuffle(fresh)
         if self.gradient is not None:
             first = list(dict.fromkeys(c for c in self.gradient.propose(hyp, st.target) if c not in st.seen))
