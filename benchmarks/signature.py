@@ -44,7 +44,8 @@ def signature(split: str | None = None, n: int | None = None, seed: int | None =
     return {
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
         "commit": _git("rev-parse", "--short=12", "HEAD"),
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        # results written earlier in the same chain of runs do not make the measured code dirty
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results")),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(), "packages": versions,
         "cpu": _cpu(), "cores": os.cpu_count(), "split": split, "n": n, "seed": seed,
