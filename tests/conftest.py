@@ -1,4 +1,5 @@
 import json
+import shutil
 import os
 import socket
 import threading
@@ -36,18 +37,25 @@ def gemma(suite_home):
 
 
 def link_gemma(home, suite_home):
-    """Give a per-test home the suite's converted Gemma, where it has been converted."""
+    """Give a per-test home the suite's converted Gemma and exported int8 drafts, where they exist
+    (converting Gemma costs a minute, exporting a draft several seconds)."""
     src = suite_home / "models" / "gemma-3-270m"
     if src.exists():
         (home / "models").mkdir(parents=True, exist_ok=True)
         (home / "models" / src.name).symlink_to(src)
+    drafts = suite_home / "drafts"
+    if drafts.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(drafts, home / "drafts")
 
 
 @pytest.fixture(scope="session")
-def minilm():
+def minilm(suite_home):
     from unembed.embed import load_embedder
 
-    return load_embedder("minilm")
+    emb = load_embedder("minilm")
+    emb.draft_kind  # exports the int8 draft into the suite home once; per-test homes get a copy
+    return emb
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +70,7 @@ def tiny_corpus(tmp_path_factory):
 
 
 @pytest.fixture()
-def isolated_home(tmp_path, monkeypatch, tiny_corpus, suite_home):
+def isolated_home(tmp_path, monkeypatch, tiny_corpus, suite_home, minilm):
     monkeypatch.setenv("UNEMBED_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("UNEMBED_DATA", str(tiny_corpus[0]))
     link_gemma(tmp_path / "home", suite_home)

@@ -57,6 +57,7 @@ def test_zero_shot_counts_every_query_and_keeps_the_budget(isolated_home, vendor
     assert cos.min() > 0.3
 
 
+@pytest.mark.slow  # a whole CLI flow, about a minute: the fast tier keeps the library-level tests
 def test_alignment_map_then_minilm_inverter(isolated_home, vendor):
     env = {**os.environ}
     run = lambda *a: subprocess.run([sys.executable, "-m", "unembed.cli", *a], capture_output=True, text=True,

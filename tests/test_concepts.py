@@ -136,6 +136,7 @@ def test_memory_merges_keeps_provenance_and_refuses_other_spaces(tmp_path, space
         ConceptMemory.open(tmp_path)
 
 
+@pytest.mark.slow  # a whole CLI flow, about a minute: the fast tier keeps the library-level tests
 def test_cli_blend_memory_show_map(isolated_home):
     mem = isolated_home / "mem"
     r = cli("memory", "add", "The cat sat on the mat.", "A cat was sitting on the mat.", "The recipe needs two eggs.",

@@ -139,6 +139,7 @@ def _cli(*args, env=None, check=True):
     return r
 
 
+@pytest.mark.slow  # a whole CLI flow, about a minute: the fast tier keeps the library-level tests
 def test_train_writes_an_inverter_folder_that_eval_uses_at_once(isolated_home):
     out = isolated_home / "tiny-inverter"
     env = os.environ.copy()

@@ -55,6 +55,7 @@ def test_split_words_moves_a_cut_out_of_a_name():
     assert [len(r.split()) for r in split_words(" ".join(words), 3, 6)] == [6, 6, 6]
 
 
+@pytest.mark.slow  # a whole CLI flow, about a minute: the fast tier keeps the library-level tests
 def test_cli_ingest_ask_delete(isolated_home):
     store = isolated_home / "store"
     r = cli("rag", "ingest", str(QA / "docs"), "--store", str(store), "--inverter", "search",
