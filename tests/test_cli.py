@@ -17,10 +17,7 @@ def run(*args, env=None):
 
 
 @pytest.fixture()
-def files(isolated_home, tiny_corpus, request):
-    if "gemma" in request.fixturenames:  # converted into the suite home: link it into this test's
-        from conftest import link_gemma
-        link_gemma(isolated_home / "home", request.getfixturevalue("suite_home"))
+def files(isolated_home, tiny_corpus):
     root = tiny_corpus[0]
     test = isolated_home / "test.txt"
     test.write_text("\n".join((root / "test.txt").read_text().splitlines()[:4]) + "\n\n")
