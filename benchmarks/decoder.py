@@ -104,7 +104,7 @@ def main() -> None:
     inv.seed = args.seed
     lookup = load_inverter("lookup", emb)
     if inv.decoder is None:
-        raise SystemExit("no bag decoder shipped for minilm (unembed/models/minilm/decoder)")
+        raise SystemExit("no bag decoder shipped for minilm (models/minilm-decoder)")
     steps, beam = resolve_settings(inv, None, None)
     result = {"embedder": emb.name, "default": {"steps": steps, "beam": beam, "seed": args.seed}, "main": {}, "grid": [], "length": [],
               "command": f"python benchmarks/decoder.py --n {args.n} --n-ood {args.n_ood} --n-grid {args.n_grid} "

@@ -2,7 +2,7 @@
 in one run: BLEU, token F1, cosine and readability. What a training run's learning curve is
 compared against.
 
-    UNEMBED_DATA=~/.cache/unembed/prose python benchmarks/decoder_prose.py unembed/models/minilm/decoder runs/prose-decoder \
+    UNEMBED_DATA=~/.cache/unembed/prose python benchmarks/decoder_prose.py models/minilm-decoder runs/prose-decoder \
         --split val --n 300 --json benchmarks/results/decoder_prose_val.json
 
 With UNEMBED_DATA pointing at a prose-only build (`unembed data build --sources brown,nlp_corpus,bbc

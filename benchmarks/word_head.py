@@ -1,4 +1,4 @@
-"""What the trained word head (unembed/models/minilm/words) reads out of a vector, and what it buys the search.
+"""What the trained word head (models/minilm-words) reads out of a vector, and what it buys the search.
 
 1. Bag of words on the whole test split: the head's predicted word set (softmax share ≥ 0.02)
    against the two training-free guesses the search had before it: the words of the nearest
@@ -53,7 +53,7 @@ def main() -> None:
     emb = load_embedder("minilm")
     inv = load_inverter("search", emb)
     if inv.words is None:
-        raise SystemExit("no word head shipped for minilm (unembed/models/minilm/words)")
+        raise SystemExit("no word head shipped for minilm (models/minilm-words)")
     texts = read_split(args.split)
     vecs = emb.embed(texts, batch_size=256)
     head = inv.words

