@@ -12,6 +12,12 @@ from ..errors import InputError
 from ..paths import home
 
 
+def _cache_key(embedder, texts: list[str]) -> str:
+    """Names this embedder's view of these texts: caches fitted on them (casing.py) are filed under it too."""
+    digest = hashlib.sha1("\n".join(texts).encode()).hexdigest()[:16]
+    return f"{embedder.name.replace('/', '_')}-{embedder.dim}-{len(texts)}-{digest}"
+
+
 class ReferenceIndex:
     """Texts and their embeddings (fp16 on disk, cached by embedder and text hash)."""
 
@@ -21,9 +27,7 @@ class ReferenceIndex:
             raise InputError("the reference corpus is empty")
         self.embedder = embedder
         self.texts = texts
-        digest = hashlib.sha1("\n".join(texts).encode()).hexdigest()[:16]
-        # names this embedder's view of these texts: caches fitted on them (casing.py) are filed under it too
-        self.cache_key = f"{embedder.name.replace('/', '_')}-{embedder.dim}-{len(texts)}-{digest}"
+        self.cache_key = _cache_key(embedder, texts)
         path = home() / "index" / f"{self.cache_key}.npy"
         if cache and path.exists():
             self.vectors = np.load(path)
@@ -44,8 +48,7 @@ class ReferenceIndex:
         """An index over texts already embedded (a saved inverter's reference stage): no embedding, no cache."""
         self = cls.__new__(cls)
         self.embedder, self.texts, self.vectors = embedder, list(texts), vectors
-        digest = hashlib.sha1("\n".join(self.texts).encode()).hexdigest()[:16]
-        self.cache_key = f"{embedder.name.replace('/', '_')}-{embedder.dim}-{len(self.texts)}-{digest}"
+        self.cache_key = _cache_key(embedder, self.texts)
         return self
 
     def search(self, queries: np.ndarray, k: int = 1, chunk: int = 65536,
