@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 
@@ -28,12 +27,10 @@ def _embedder_of(spec: str | None, embedder) -> str:
     """The embedder an inverter spec reads: given, or an inverter folder's own, or minilm."""
     if embedder is not None:
         return embedder
-    if spec and os.path.isfile(os.path.join(spec, "inverter.json")):
-        try:
-            return json.loads(open(os.path.join(spec, "inverter.json")).read())["config"]["embedder"]
-        except (OSError, ValueError, KeyError):
-            pass  # Inverter.load names the problem
-    return "minilm"
+    from .invert.inverter import read_meta
+    meta = read_meta(spec) if spec else None
+    # an unreadable folder falls through: Inverter.load names the problem
+    return (meta or {}).get("config", {}).get("embedder", "minilm")
 
 
 def load_inverter(name_or_path: str | None = None, embedder: str | None = None, preset: str | None = None):

@@ -479,13 +479,17 @@ def build_inverter(embedder, train_texts: list[str], words=None, decoder=None, r
     return Inverter(cfg, embedder, parts, card=card)
 
 
-def stage_path(folder: str | Path, stage: str) -> Path | None:
-    """Where an inverter folder keeps one stage (inverter.json may point outside it), or None."""
+def read_meta(folder: str | Path) -> dict | None:
+    """An inverter folder's inverter.json, or None where it has none or it is unreadable."""
     try:
-        meta = json.loads((Path(folder) / "inverter.json").read_text())
+        return json.loads((Path(folder) / "inverter.json").read_text())
     except (OSError, ValueError):
         return None
-    for entry in meta.get("stages", []):
+
+
+def stage_path(folder: str | Path, stage: str) -> Path | None:
+    """Where an inverter folder keeps one stage (inverter.json may point outside it), or None."""
+    for entry in (read_meta(folder) or {}).get("stages", []):
         if entry.get("name") == stage:
             return (Path(folder) / entry["path"]).resolve()
     return None
