@@ -33,19 +33,32 @@ def _embedder_of(spec: str | None, embedder) -> str:
     return (meta or {}).get("config", {}).get("embedder", "minilm")
 
 
+def _spec_and_embedder(name_or_path: str | None, embedder):
+    """(the inverter spec to load, the embedder it reads): an embedder's name means its shipped inverter."""
+    from .embed.registry import KNOWN
+    spec = name_or_path
+    if spec in KNOWN and not os.path.isdir(spec):
+        embedder, spec = embedder or spec, None
+    return spec, _embedder_of(spec, embedder)
+
+
+def inverter_dim(name_or_path: str | None = None, embedder: str | None = None) -> int:
+    """The width of the vectors an inverter reads, without loading the inverter (only its embedder)."""
+    from .embed.registry import load_embedder
+    emb = _spec_and_embedder(name_or_path, embedder)[1]
+    return (load_embedder(emb) if isinstance(emb, str) else emb).dim
+
+
 def load_inverter(name_or_path: str | None = None, embedder: str | None = None, preset: str | None = None):
     """An inverter, loaded once per process and reused.
 
     `name_or_path`: None or an embedder's name ("minilm") for the inverter shipped for it, a preset of it
     ("fast", "readable"), a saved inverter folder, or a research spec (see `unembed invert --help`).
     `preset`: "default", "fast" or "readable", applied to the shipped inverter or a folder."""
-    from .embed.registry import KNOWN, load_embedder
+    from .embed.registry import load_embedder
     from .invert.registry import load_inverter as load
 
-    spec = name_or_path
-    if spec in KNOWN and not os.path.isdir(spec):  # an embedder's name: its shipped inverter
-        embedder, spec = embedder or spec, None
-    emb_name = _embedder_of(spec, embedder)
+    spec, emb_name = _spec_and_embedder(name_or_path, embedder)
     emb = load_embedder(emb_name) if isinstance(emb_name, str) else emb_name
     # saved folders are cached (they cannot change under us); the corpus recipes read the current corpus each time
     from .invert.inverter import PRESETS

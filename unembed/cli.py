@@ -320,6 +320,36 @@ def invert_cmd(
     _write_json([{"index": i, "text": t} for i, t in enumerate(texts)], json_out)
 
 
+@app.command("invert-batch")
+@friendly
+def invert_batch_cmd(
+    source: str = typer.Argument(..., help="Vectors: a .parquet file (a list-of-floats column, ids from 'id'), a .npy "
+                                 "matrix, or a store: chroma:PATH#NAME, lancedb:PATH#TABLE, qdrant:PATH_OR_URL#NAME, faiss:INDEX[#IDS.json]."),
+    out_dir: Path = typer.Option(..., "--out", help="Job folder: part-NNNNNN.parquet (id, text, cosine) per batch; rerun to resume."),
+    workers: int = typer.Option(0, min=0, help="0: invert in this process; N: N Ray workers (a local cluster, or RAY_ADDRESS's)."),
+    cpus_per_worker: int = typer.Option(1, min=1, help="CPU threads each Ray worker uses."),
+    batch_size: int = typer.Option(8, min=1, help="Vectors per batch: the unit of work, of resuming and of output files."),
+    column: Optional[str] = typer.Option(None, help="The vector column (parquet, lancedb)."),
+    id_column: Optional[str] = typer.Option(None, help="The id column (parquet; default 'id' where present, else row numbers)."),
+    embedder: Annotated[Optional[str], typer.Option(help="Embedder name (default: the inverter's).")] = None,
+    inverter: InverterOpt = None,
+    preset: PresetOpt = None,
+    steps: StepsOpt = None,
+    beam: BeamOpt = None,
+    json_out: JsonOpt = None,
+):
+    """Invert many vectors as a resumable job, here or across Ray workers; the same texts either way."""
+    from .invert.batch import BatchJob, read_vectors, run_batch
+
+    data = read_vectors(source, column, id_column)
+    job = BatchJob(inverter=inverter, preset=preset, embedder=embedder, steps=steps, beam=beam, batch_size=batch_size)
+    summary = run_batch(data, out_dir, job, workers=workers, cpus_per_worker=cpus_per_worker)
+    rate = summary["rows"] / summary["seconds"] if summary["rows"] and summary["seconds"] else 0.0
+    err.print(f"{summary['inverted']} batches inverted, {summary['skipped']} already done; "
+              f"{summary['rows']} vectors in {summary['seconds']:.1f} s ({rate:.2f}/s)", highlight=False)
+    _write_json(summary | {"vectors_per_second": round(rate, 4)}, json_out)
+
+
 @app.command("embed")
 @friendly
 def embed_cmd(
