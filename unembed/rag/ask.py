@@ -117,7 +117,14 @@ class RAG:
     def retrieve(self, questions: Sequence[str], k: int = 5) -> list[list]:
         if isinstance(questions, str) or not questions:
             raise InputError("expected a non-empty list of questions")
-        q = self.embedder.embed(list(questions))
+        return self.search(self.embedder.embed(list(questions)), k)
+
+    def search(self, vectors, k: int = 5) -> list[list]:
+        """The top-k hits for each query vector (this store's embedder), through the store's defence if it has one."""
+        import numpy as np
+        q = np.asarray(vectors, dtype=np.float32)
+        if q.ndim != 2 or q.shape[1] != self.embedder.dim:
+            raise InputError(f"expected query vectors of width {self.embedder.dim}, got shape {q.shape}")
         if self.defence is not None:
             q = self.defence.query(q)
         return [self.store.search(v, k=k) for v in q]
