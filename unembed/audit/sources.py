@@ -4,9 +4,11 @@
     lancedb:PATH#TABLE         a LanceDB table of any schema (--column names the vector column)
     qdrant:PATH#COLLECTION     a Qdrant local directory (or qdrant:http://host:6333#COLLECTION)
     faiss:INDEX[#IDS.json]     a FAISS index file whose vectors can be reconstructed, with an optional id list
+    pgvector:URI#TABLE         a PostgreSQL table with a pgvector column (URI: postgresql://user@host/db)
 
 Chroma and Qdrant's local clients write to the directory they open (locks, logs, migrations), so
-they open a throwaway copy; the user's files are only read. Stored texts, where a store keeps them,
+they open a throwaway copy; the user's files are only read. PostgreSQL is read through a
+read-only session: the server refuses any write. Stored texts, where a store keeps them,
 become the audit's truth.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError, MissingPackageError
 
-KINDS = ("chroma", "lancedb", "qdrant", "faiss")
+KINDS = ("chroma", "lancedb", "qdrant", "faiss", "pgvector")
 TEXT_COLUMNS = ("text", "document", "documents", "content", "chunk", "body", "page_content")
 
 
@@ -167,6 +169,57 @@ def read_faiss(path: str, ids_file: str) -> Source:
     return Source(np.asarray(vectors, np.float32), None, ids, "faiss")
 
 
+def _parse_vector(text: str) -> list[float]:
+    """pgvector's text form, '[1,2.5,-3]' (vector and halfvec), or a float array's, '{1,2.5,-3}'."""
+    return [float(x) for x in text.strip()[1:-1].split(",") if x.strip()]
+
+
+def read_pgvector(uri: str, name: str, column: str | None = None, text_column: str | None = None) -> Source:
+    psycopg = _need("psycopg", "pgvector")
+    from psycopg import sql
+    where = "the PostgreSQL server"  # never the URI: it may hold a password
+    try:
+        # a read-only session: the server itself refuses any write this audit could attempt
+        conn = psycopg.connect(uri, options="-c default_transaction_read_only=on", connect_timeout=10)
+    except psycopg.Error as e:
+        raise InputError(f"pgvector: could not connect to {where} ({type(e).__name__}); check the URI") from None
+    try:
+        conn.read_only = True
+        rows = conn.execute(
+            "SELECT table_schema, table_name, column_name, udt_name FROM information_schema.columns "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY table_schema, table_name, ordinal_position"
+        ).fetchall()
+        tables: dict[str, list[tuple[str, str]]] = {}
+        for schema, table, col, udt in rows:
+            tables.setdefault(table if schema == "public" else f"{schema}.{table}", []).append((col, udt))
+        with_vectors = [t for t, cols in tables.items() if any(u in ("vector", "halfvec") for _, u in cols)]
+        table = _named("table", sorted(tables) if name else with_vectors, name, "pgvector")
+        cols = [c for c, _ in tables[table]]
+        vec_cols = [c for c, u in tables[table] if u in ("vector", "halfvec", "_float4", "_float8")]
+        col = _pick(cols, column, ("embedding", "vector", "embeddings") + tuple(vec_cols), "vector", f"pgvector#{table}")
+        if col is None or col not in vec_cols:
+            raise InputError(f"pgvector#{table}: no vector column; pass --column (columns: {', '.join(cols)})")
+        tcol = _pick(cols, text_column, TEXT_COLUMNS, "text", f"pgvector#{table}")
+        idcol = "id" if "id" in cols else None
+        ident = sql.Identifier(*table.split(".", 1))
+        fields = [sql.SQL("{}::text").format(sql.Identifier(col))]
+        fields += [sql.SQL("{}::text").format(sql.Identifier(c)) for c in (idcol, tcol) if c]
+        order = sql.SQL(" ORDER BY {}").format(sql.Identifier(idcol)) if idcol else sql.SQL("")
+        got = conn.execute(sql.SQL("SELECT {} FROM {}{}").format(sql.SQL(", ").join(fields), ident, order)).fetchall()
+    except psycopg.Error as e:
+        raise InputError(f"pgvector: the server refused the read ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    finally:
+        conn.close()
+    got = [r for r in got if r[0] is not None]
+    try:
+        vectors = np.asarray([_parse_vector(r[0]) for r in got], np.float32)
+    except ValueError:
+        raise InputError(f"pgvector#{table}: column {col!r} does not hold vectors of one width") from None
+    ids = [str(r[1]) for r in got] if idcol else [str(i) for i in range(len(got))]
+    texts = [str(r[-1]) for r in got] if tcol else None
+    return Source(vectors.reshape(len(got), -1), texts, ids, "pgvector")
+
+
 def read_source(spec: str, column: str | None = None, text_column: str | None = None) -> Source:
     kind, where, name = _split(spec)
     if kind == "chroma":
@@ -175,6 +228,8 @@ def read_source(spec: str, column: str | None = None, text_column: str | None = 
         src = read_lancedb(where, name, column, text_column)
     elif kind == "qdrant":
         src = read_qdrant(where, name)
+    elif kind == "pgvector":
+        src = read_pgvector(where, name, column, text_column)
     else:
         src = read_faiss(where, name)
     if not len(src.vectors):
