@@ -115,6 +115,8 @@ class _Run:
         self.out.mkdir(parents=True, exist_ok=True)
         self.ckpt = self.out / "checkpoint.pt"
         self.deadline = None
+        # CPU seconds of all runs of this folder (resumes add up), for learning curves against compute
+        self.cpu_base, self.cpu0 = 0.0, time.process_time()
 
     def lr(self, step: int, total: int) -> float:
         c = self.cfg
@@ -130,12 +132,16 @@ class _Run:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])  # same noise and dropout as an uninterrupted run (on CPU)
+        self.cpu_base = state.get("cpu_s", 3600 * state["history"][-1].get("cpu_hours", 0) if state["history"] else 0.0)
         log(f"resuming at step {state['step']} of {total}")
         return state["step"], state["history"]
 
     def save(self, model, opt, step: int, history: list) -> None:
         _save_atomic({"config": asdict(self.cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                      "step": step, "history": history, "rng": torch.get_rng_state()}, self.ckpt)
+                      "step": step, "history": history, "rng": torch.get_rng_state(), "cpu_s": self.cpu_s()}, self.ckpt)
+
+    def cpu_s(self) -> float:
+        return self.cpu_base + time.process_time() - self.cpu0
 
     def start_clock(self) -> None:
         if self.cfg.max_minutes is not None:
@@ -403,7 +409,8 @@ def _sequence_loop(run: _Run, model, opt, x: np.ndarray, n_tokens: np.ndarray, p
             bar.set_postfix(loss=f"{loss.item():.2f}")
             if (cfg.eval_every and step % cfg.eval_every == 0) or b + 1 == per_epoch:
                 row = {"epoch": round(epoch + (b + 1) / per_epoch, 3), "step": step, "train_loss": loss_sum / max(seen, 1)}
-                row |= evaluate() | {"samples_per_s": seen / (time.time() - t0), "device": str(device)}
+                row |= evaluate() | {"samples_per_s": seen / (time.time() - t0), "device": str(device),
+                                     "sentences": step * cfg.batch_size, "cpu_hours": round(run.cpu_s() / 3600, 4)}
                 history.append(row)
                 log(json.dumps(row))
                 export(history)
