@@ -44,7 +44,8 @@ def main() -> None:
     try:
         where = work / "kb"
         store = open_or_create(where, emb, "default", mode="lossy", encoding="int8")
-        ingest(sorted((a.qa / "docs").glob("*.txt")), store, emb, progress=False)
+        ingest([a.qa / "docs"], store, emb, progress=False)
+        documents, chunks = len(store.documents()), store.count()
 
         def rag_ask(q):
             rag = rag_ask.rag
@@ -81,7 +82,7 @@ def main() -> None:
             r["same_contexts_as_rag_ask"] = sum(x == y for x, y in zip(contexts[name], contexts["unembed rag ask"])) / len(qa)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result = {"qa": str(a.qa), "questions": len(qa), "k": a.k, "preset": a.preset or "default",
+    result = {"qa": str(a.qa), "questions": len(qa), "documents": documents, "chunks": chunks, "k": a.k, "preset": a.preset or "default",
               "store": "lossy, int8, 4 part vectors a chunk (the defaults)", "rows": rows}
     print(json.dumps(result, indent=1))
     if a.json:

@@ -31,7 +31,7 @@ def main() -> None:
 
     emb = load_embedder("minilm")
     inv = load_inverter(None, emb, preset=a.preset)
-    res = compare(sorted((a.qa / "docs").glob("*.txt")), a.qa / "questions.tsv", emb, inv,
+    res = compare([a.qa / "docs"], a.qa / "questions.tsv", emb, inv,
                   encodings=a.encodings.split(","), parts=[int(p) for p in a.parts.split(",")], k=a.k)
     for r in res["rows"]:
         r.pop("results", None)  # per-question contexts: the text of the documents, not needed for the figures
