@@ -244,3 +244,15 @@ def test_a_questions_words_let_the_search_read_back_a_name_no_vocabulary_holds(m
     assert float(minilm.embed([hinted])[0] @ v[0]) > float(minilm.embed([plain])[0] @ v[0])
     with pytest.raises(InputError, match="2 hint lists for 1 vectors"):
         inv.invert(v, steps=1, beam=1, hints=[[], []])
+
+
+def test_a_preset_of_the_stores_inverter_reads_its_store_and_another_inverter_does_not():
+    from unembed.errors import MismatchError
+    from unembed.store import StoreInfo
+
+    info = StoreInfo("minilm", 384, "default", mode="lossy", encoding="int8", parts=4)
+    for name in ("default", "search", "fast", "readable", "search:fast"):
+        info.check(inverter=name)
+    for name in ("lookup", "prefix:runs/x", "runs/other:fast"):
+        with pytest.raises(MismatchError, match="built for inverter 'default'"):
+            info.check(inverter=name)

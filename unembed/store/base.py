@@ -77,8 +77,7 @@ class StoreInfo:
             raise MismatchError(f"this store was built with embedder {self.embedder!r}, not {embedder!r}")
         if dim is not None and dim != self.dim:
             raise MismatchError(f"this store holds {self.dim}-d vectors, not {dim}-d")
-        same = {"search": "default"}  # the shipped inverter's old name
-        if inverter is not None and same.get(inverter, inverter) != same.get(self.inverter, self.inverter):
+        if inverter is not None and _base_inverter(inverter) != _base_inverter(self.inverter):
             raise MismatchError(f"this store was built for inverter {self.inverter!r}, not {inverter!r}")
 
     def to_json(self) -> str:
@@ -113,6 +112,16 @@ class Chunk:
 
 def chunk_id(doc: str, chunk: int) -> str:
     return f"{hashlib.sha1(doc.encode()).hexdigest()[:12]}-{chunk}"
+
+
+def _base_inverter(name: str) -> str:
+    """The inverter a name stands for: a preset of an inverter ("fast", "readable", "DIR:fast") reads
+    the same vectors the same model was made for, so it may read that inverter's store."""
+    same = {"search": "default", "fast": "default", "readable": "default"}  # "search": the shipped inverter's old name
+    head, sep, tail = name.rpartition(":")
+    if sep and tail in ("default", "fast", "readable"):
+        name = head
+    return same.get(name, name)
 
 
 @dataclass
