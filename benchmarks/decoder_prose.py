@@ -1,5 +1,5 @@
-"""The bag decoder's own sentences (greedy, no search) on a split, for one or more decoder folders
-in one run: BLEU, token F1, cosine and readability. What a training run's learning curve is
+"""A sentence writer's own sentences (greedy, no search) on a split, for one or more folders (bag
+decoders, or Gemma prefix inverters from `unembed train --model prefix`) in one run: BLEU, token F1, cosine and readability. What a training run's learning curve is
 compared against.
 
     UNEMBED_DATA=~/.cache/unembed/prose python benchmarks/decoder_prose.py models/minilm-decoder runs/prose-decoder \
@@ -41,7 +41,12 @@ def main() -> None:
     gemma = LocalGemma()
     rows = []
     for folder in a.decoders:
-        dec = SentenceDecoder.load(folder)
+        kind = json.loads((folder / "config.json").read_text()).get("kind")
+        if kind == "gemma-prefix":
+            from unembed.invert.prefix import PrefixDecoder
+            dec = PrefixDecoder.load(folder)
+        else:
+            dec = SentenceDecoder.load(folder)
         t0 = time.perf_counter()
         hyps = [h[0][1] if h else "" for h in dec.generate(x, beam=1)]
         seconds = (time.perf_counter() - t0) / len(texts)

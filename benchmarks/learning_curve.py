@@ -46,7 +46,7 @@ def main() -> None:
     a = ap.parse_args()
 
     history = json.loads((a.run / "metrics.json").read_text())
-    meta = json.loads((a.run / "prefix.json").read_text()) if (a.run / "prefix.json").exists() else {}
+    meta = json.loads((a.run / "config.json").read_text()) if (a.run / "config.json").exists() else {}
     train = meta.get("train", {})
     points = cpu_at_steps(a.cpu_log) if a.cpu_log else []
     rows = []
