@@ -44,15 +44,10 @@ class LossyVectorStore(VectorStore):
 
     def __init__(self, path, embedder: str = "minilm", preset: Optional[str] = None, steps: Optional[int] = None,
                  beam: Optional[int] = None, encoding: Optional[str] = None):
-        from ..api import load_inverter
-        from ..rag import RAG, open_or_create
-        from ..store import store_exists
+        from . import open_lossy_rag
         self._embeddings = UnembedEmbeddings(embedder)
-        emb = self._embeddings.embedder
-        if encoding is None:  # a new store: int8 rows; an existing one: its own encoding
-            encoding = None if store_exists(path) else "int8"
-        self.store = open_or_create(path, emb, "default", mode="lossy", encoding=encoding)
-        self.rag = RAG(self.store, emb, load_inverter(None, emb, preset=preset), steps=steps, beam=beam)
+        self.rag = open_lossy_rag(path, self._embeddings.embedder, preset, steps, beam, encoding)
+        self.store = self.rag.store
 
     @property
     def embeddings(self) -> Embeddings:

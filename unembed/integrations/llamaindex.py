@@ -84,15 +84,10 @@ class LossyVectorStore(BasePydanticVectorStore):
     def __init__(self, path, embedder: str = "minilm", preset: Optional[str] = None, steps: Optional[int] = None,
                  beam: Optional[int] = None, encoding: Optional[str] = None, **kwargs: Any):
         super().__init__(path=str(path), **kwargs)
-        from ..api import load_inverter
         from ..embed import load_embedder
-        from ..rag import RAG, open_or_create
-        from ..store import store_exists
+        from . import open_lossy_rag
         self._embedder = load_embedder(embedder)
-        if encoding is None:  # a new store: int8 rows; an existing one: its own encoding
-            encoding = None if store_exists(path) else "int8"
-        store = open_or_create(path, self._embedder, "default", mode="lossy", encoding=encoding)
-        self._rag = RAG(store, self._embedder, load_inverter(None, self._embedder, preset=preset), steps=steps, beam=beam)
+        self._rag = open_lossy_rag(path, self._embedder, preset, steps, beam, encoding)
 
     @classmethod
     def class_name(cls) -> str:
