@@ -95,3 +95,69 @@ def test_gpu_carry_packs_gemma_in_parts_that_rebuild_it(gemma_home):
         logp = [torch.log_softmax(m(**ids).logits[..., kept], -1) for m in models]
     kl = (logp[0].exp() * (logp[0] - logp[1])).sum(-1)
     assert float(kl.max()) < 0.01
+
+
+def test_noisy_draft_makes_a_search_kind_of_draft_the_same_for_a_seed():
+    from unembed.invert.prefix import noisy_draft
+
+    text = "the bridge was closed for repairs after engineers found cracks in two of its steel supports"
+    others = ["repair", "construction", "made"]
+    drafts = [noisy_draft(text, others, np.random.default_rng(s)) for s in range(50)]
+    assert drafts[:5] == [noisy_draft(text, others, np.random.default_rng(s)) for s in range(5)]
+    assert len(set(drafts)) > 40  # a different draft per seed
+    for d in drafts:
+        assert set(d.split()) <= set(text.split()) | set(others)
+    kept = np.mean([len(set(d.split()) & set(text.split())) / len(set(text.split())) for d in drafts])
+    assert 0.45 < kept < 0.8  # about 60 % of the words survive, as in the search's results
+    assert any(d.split() != [w for w in text.split() if w in d.split()] for d in drafts)  # order shuffled
+    assert noisy_draft(text, [], np.random.default_rng(0), drop=0, swap=0, insert=0, jitter=0) == text
+    assert noisy_draft("", others, np.random.default_rng(0)).split() <= others
+
+
+@pytest.mark.slow
+def test_corrector_warm_starts_and_an_inverter_stage_keeps_its_rewrite_within_the_margin(gemma_home, minilm):
+    """`train --model prefix --draft --init`: a corrector from a trained prefix; as the inverter's
+    `corrector` stage it saves and loads with the folder, and its rewrite replaces the search's result
+    only where within `corrector_margin` cosine of it."""
+    from dataclasses import replace
+
+    from unembed.invert.inverter import CorrectorStage, Inverter
+    from unembed.invert.prefix import PrefixDecoder
+    from unembed.invert.registry import load_inverter
+    from unembed.invert.train import train_prefix
+
+    start, out = gemma_home / "prefix", gemma_home / "corrector"
+    train_prefix(_cfg(start), log=lambda _: None)
+    with pytest.raises(InputError, match="architecture"):
+        train_prefix(_cfg(gemma_home / "wrong", init=str(start), rank=4, draft=True), log=lambda _: None)
+    last = train_prefix(_cfg(out, init=str(start), draft=True), log=lambda _: None)
+    assert last["step"] == 3 and np.isfinite(last["train_loss"])
+    cor = PrefixDecoder.load(out)
+    assert cor.model.config.draft
+    vec = minilm.embed(["A boat on the lake.", "The government said the economy grew."])
+    with pytest.raises(ValueError, match="drafts"):
+        cor.generate(vec)
+    got = cor.generate(vec, beam=2, drafts=["boat lake a on", "economy government grew said"])
+    assert len(got) == 2 and all(1 <= len(o) <= 2 for o in got)
+    guided = cor.guided(vec, minilm, beam=2, top=4, drafts=["boat lake a on", "economy government grew said"])
+    assert len(guided) == 2 and all(1 <= len(o) <= 2 and all(isinstance(t, str) and t for _, t in o) for o in guided)
+    assert all(o[i][0] >= o[i + 1][0] for o in guided for i in range(len(o) - 1))
+
+    base = load_inverter(None, minilm)
+    parts = dict(base.parts) | {"corrector": CorrectorStage(cor)}
+    config = replace(base.config, stages=base.config.stages + ("corrector",), steps=1, beam=1, corrector_margin=2.0)
+    folder = Inverter(config, minilm, parts).save(gemma_home / "inverter")
+    inv = Inverter.load(folder, minilm)
+    assert isinstance(inv.parts["corrector"].corrector, PrefixDecoder)
+    plain = base.invert(vec[:1], steps=1, beam=1)[0]
+    always = inv.invert(vec[:1])[0]  # a margin of 2: any rewrite is kept
+    rewrites = [t for _, t in cor.generate(vec[:1], beam=4, drafts=[str(plain)])[0]]
+    assert str(always) in rewrites and always.trace[-1][1] == str(always)
+    assert abs(always.cosine - float(minilm.embed([str(always)])[0] @ vec[0])) < 1e-4
+    never = inv.with_config(corrector_margin=-2.0).invert(vec[:1])[0]  # nothing is within -2: the search's result
+    assert str(never) == str(plain)
+    meta = json.loads((folder / "corrector" / "config.json").read_text())
+    meta["model"]["draft"] = False  # a generator's folder where the corrector was
+    (folder / "corrector" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(UnknownModelError, match="not a corrector"):
+        Inverter.load(folder, minilm)

@@ -198,7 +198,8 @@ def train_cmd(
     device: Annotated[str, typer.Option(help="auto (cuda when present), cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seeds the initialisation and the data order.")] = 0,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop, checkpointed, after this long; run again to resume.")] = None,
-    init: Annotated[Optional[Path], typer.Option(help="decoder only: start from this trained decoder folder's weights (more epochs on a shipped model, with a new schedule).")] = None,
+    init: Annotated[Optional[Path], typer.Option(help="decoder and prefix: start from this trained folder's weights (more epochs on a trained model, with a new schedule).")] = None,
+    draft: Annotated[bool, typer.Option("--draft/--no-draft", help="prefix only: train a corrector, whose prompt is a noisy draft of the sentence (a search's result at inference) rather than the word head's words.")] = False,
     words: Annotated[Optional[int], typer.Option(help="prefix only: the word head's likeliest words given after the prefix (default 16; 0: the prefix alone).")] = None,
     spans: Annotated[int, typer.Option(help="decoder and prefix: extra training texts per sentence, random word spans of it (embedded once, cached).")] = 0,
     eval_every: Annotated[Optional[int], typer.Option(help="decoder and prefix: steps between validation scores (default 1000, prefix 500; 0: at each epoch's end only, as on a GPU, where scoring on the CPU would cost more than the steps).")] = None,
@@ -234,8 +235,10 @@ def train_cmd(
             out.print(f"inverter ({', '.join(last['stages'])}) → {out_dir}; use it with --inverter {out_dir}")
         _write_json(last, json_out)
         return
-    if init and model != "decoder":
-        raise InputError("--init starts a decoder from a trained one: use it with --model decoder")
+    if init and model not in ("decoder", "prefix"):
+        raise InputError("--init starts a decoder or a prefix model from a trained one: use it with --model decoder or prefix")
+    if draft and model != "prefix":
+        raise InputError("--draft is for --model prefix")
     if eval_every is not None and (model == "words" or eval_every < 0):
         raise InputError("--eval-every is for --model decoder or prefix, and is 0 or more steps")
     if spans and (model == "words" or spans < 0):
@@ -252,7 +255,7 @@ def train_cmd(
         last = train(TrainConfig(vocab_size=vocab_size, **common, **given), log=log)
     elif model == "prefix":
         last = train_prefix(PrefixTrainConfig(word_head=str(head), spans=spans, **({"words": words} if words is not None else {}),
-                                              **common, **given), log=log)
+                                              init=str(init) if init else None, draft=draft, **common, **given), log=log)
     else:
         last = train_decoder(DecoderTrainConfig(word_head=str(head), init=str(init) if init else None, spans=spans,
                                                 **common, **given), log=log)

@@ -16,7 +16,10 @@ The stages, in the order they act on a vector:
   the `probe` (vocabulary words nearest the target) and the word head;
 - refinement: `pieces` (word-piece edits, white-box embedders only), `fluency` (a trigram model
   reorders the words where no cosine is lost);
-- `casing`: the opening letter's case, read from the vector, for case-blind embedders.
+- `casing`: the opening letter's case, read from the vector, for case-blind embedders;
+- `corrector` (optional): Gemma-3-270M with a trained soft prefix and adapters (prefix.py, `draft`)
+  rewrites the search's result as a sentence, given the vector; the rewrite is kept when its cosine is
+  within `corrector_margin` of the result's.
 """
 from __future__ import annotations
 
@@ -36,9 +39,9 @@ from ..embed.base import check_vectors
 from ..errors import InputError, MismatchError, UnknownModelError
 
 FORMAT = 1
-STAGES = ("reference", "probe", "words", "decoder", "pieces", "fluency", "casing")
+STAGES = ("reference", "probe", "words", "decoder", "pieces", "fluency", "casing", "corrector")
 # what each stage needs loaded beside it
-NEEDS = {"decoder": ("words",), "pieces": ("probe",)}
+NEEDS = {"decoder": ("words",), "pieces": ("probe",), "corrector": ("words",)}
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class InverterConfig:
     hint_weight: float = 20.0  # proposal weight of a caller's hint word
     edits: bool = True  # False: the feedback only re-aims the decoder and keeps its closest sentence, no word edits
     decoder_weight: float = 0.0  # > 0: rank candidates by cosine + this × the decoder's mean token log-probability
+    corrector_beam: int = 4  # sentences the corrector writes from the search's result
+    corrector_margin: float = 0.0  # its closest sentence replaces the result if within this much cosine of it
     seed: int = 0
 
     def check(self) -> None:
@@ -299,8 +304,27 @@ class CasingStage:
         return cls(OpeningCase(state, set(_read_lines(path / "capitalised.txt.gz"))))
 
 
+class CorrectorStage:
+    """A Gemma prefix model trained on drafts (prefix.py): rewrites the search's result into a sentence."""
+    name = "corrector"
+
+    def __init__(self, corrector):
+        self.corrector = corrector
+
+    def save(self, path: Path) -> None:
+        self.corrector.save(path, word_head="../words")
+
+    @classmethod
+    def load(cls, path: Path, embedder, parts: dict) -> "CorrectorStage":
+        from .prefix import PrefixDecoder
+        corrector = PrefixDecoder.load(path, words=parts["words"].head)
+        if not corrector.model.config.draft:
+            raise UnknownModelError(f"{path} is a Gemma prefix model, not a corrector (trained without --draft)")
+        return cls(corrector)
+
+
 STAGE_TYPES = {t.name: t for t in (ReferenceStage, ProbeStage, WordsStage, DecoderStage, PiecesStage,
-                                   FluencyStage, CasingStage)}
+                                   FluencyStage, CasingStage, CorrectorStage)}
 
 
 # ---- the inverter ----
@@ -400,7 +424,24 @@ class Inverter:
             texts = self._engine.invert(v, steps=steps, beam=beam, hints=hints)
             traces, queries = self._engine.trace, self._engine.queries_per_text
         cosines = (self.embedder.embed(texts) * v).sum(1) if texts else []
+        if "corrector" in self.config.stages and steps > 0 and texts:
+            texts, cosines, traces = self._correct(v, texts, cosines, traces)
         return [Inversion(t, c, tr, q) for t, c, tr, q in zip(texts, cosines, traces, queries)]
+
+    def _correct(self, v: np.ndarray, texts: list[str], cosines: np.ndarray, traces: list) -> tuple:
+        """The corrector's closest sentence in place of each result it is within the margin of."""
+        written = self.parts["corrector"].corrector.generate(v, beam=self.config.corrector_beam, drafts=texts)
+        texts, cosines, traces = list(texts), np.array(cosines, np.float32), [list(t) for t in traces]
+        for i, row in enumerate(written):
+            if not row:
+                continue
+            cands = [t for _, t in row]
+            cos = self.embedder.embed(cands) @ v[i]
+            j = int(np.argmax(cos))
+            if cos[j] >= cosines[i] - self.config.corrector_margin:
+                texts[i], cosines[i] = cands[j], cos[j]
+                traces[i].append((float(cos[j]), cands[j]))
+        return texts, cosines, traces
 
     def save(self, path: str | Path) -> Path:
         """Write the folder: one sub-folder per stage, then inverter.json last (its presence means complete)."""

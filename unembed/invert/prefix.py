@@ -8,6 +8,11 @@ them. Gemma writes only tokens the training split uses (a sub-vocabulary): that 
 output layer about 6× cheaper, and the other ~220k tokens are mostly other scripts.
 
 The sequence is: <bos> prefix×slots [the words, space-separated, then a newline] text <eos>.
+
+With `draft` the words are a draft of the text instead, as a corrector reads it (vec2text's corrector
+reads the hypothesis and its embedding): trained on noisy copies of each sentence (`noisy_draft`:
+words dropped, swapped for the head's words, inserted, shuffled locally), it is given the search's
+word salad at inference and writes the sentence the vector and those words suggest.
 """
 from __future__ import annotations
 
@@ -36,6 +41,25 @@ class PrefixConfig:
     rank: int = 16  # LoRA rank
     hidden: int = 1024  # the prefix MLP's hidden width
     max_len: int = 40  # tokens written, <eos> included
+    draft: bool = False  # a corrector: the prompt's words are a draft of the text (a search's result), not the head's
+
+
+def noisy_draft(text: str, others: Sequence[str], rng: np.random.Generator, drop: float = 0.25,
+                swap: float = 0.15, insert: float = 0.15, jitter: float = 3.0) -> str:
+    """A draft of `text` with a search's kind of mistakes: each word dropped with probability `drop` or
+    swapped for one of `others` (the word head's guesses) with `swap`, `insert` × as many of `others`
+    inserted, and the order shuffled locally (each word moves by up to `jitter` places)."""
+    out = []
+    for w in text.split():
+        u = rng.random()
+        if u < drop:
+            continue
+        out.append(others[rng.integers(len(others))] if u < drop + swap and len(others) else w)
+    if len(others):
+        for _ in range(rng.binomial(len(out) + 1, insert)):
+            out.insert(int(rng.integers(len(out) + 1)), others[rng.integers(len(others))])
+    keys = np.arange(len(out)) + rng.uniform(0, jitter, len(out))
+    return " ".join(out[i] for i in np.argsort(keys, kind="stable"))
 
 
 def load_gemma():
@@ -169,8 +193,15 @@ class PrefixDecoder:
         save_model_folder(Path(path), self.model, meta | (extra or {}))
         (Path(path) / "tokens.txt").write_text(" ".join(map(str, self.model.sub_vocab.tolist())))
 
-    def word_ids(self, vectors: np.ndarray | torch.Tensor) -> list[list[int]]:
-        """The prompt's word tokens for each vector: its `words` likeliest head words, then a newline."""
+    def word_ids(self, vectors: np.ndarray | torch.Tensor, drafts: Sequence[str] | None = None) -> list[list[int]]:
+        """The prompt's word tokens for each vector, then a newline: its draft where `drafts` are given
+        (a corrector needs them), else its `words` likeliest head words."""
+        if drafts is not None:
+            if len(drafts) != len(vectors):
+                raise ValueError(f"{len(drafts)} drafts for {len(vectors)} vectors")
+            return [self.tokenizer(" ".join(d.split()) + "\n", add_special_tokens=False)["input_ids"] for d in drafts]
+        if self.model.config.draft:
+            raise ValueError("this model corrects drafts: give one per vector (drafts=)")
         k = self.model.config.words
         if not k:
             return [[] for _ in range(len(vectors))]
@@ -187,10 +218,11 @@ class PrefixDecoder:
         return ids + [self.tokenizer.eos_token_id]
 
     @torch.no_grad()
-    def generate(self, vectors: np.ndarray, beam: int = 4, alpha: float = 0.7) -> list[list[tuple[float, str]]]:
+    def generate(self, vectors: np.ndarray, beam: int = 4, alpha: float = 0.7,
+                 drafts: Sequence[str] | None = None) -> list[list[tuple[float, str]]]:
         """For each vector, up to `beam` sentences with their log-probabilities divided by length^alpha, best first."""
         v = check_vectors(vectors, self.dim)
-        words = self.word_ids(v)
+        words = self.word_ids(v, drafts)
         out = []
         for i in range(len(v)):
             prompt = self.model.prompts(torch.from_numpy(v[i:i + 1]), words[i:i + 1])[0][None]
@@ -202,6 +234,56 @@ class PrefixDecoder:
                     row.append((score, t))
             out.append(row)
         return out
+
+    @torch.no_grad()
+    def guided(self, vectors: np.ndarray, embedder, beam: int = 4, top: int = 8, weight: float = 20.0,
+               drafts: Sequence[str] | None = None) -> list[list[tuple[float, str]]]:
+        """Cosine-guided decoding (the adversarial-decoding family): at each token the `top` likeliest
+        continuations of every beam are re-embedded, and the beam keeps those with the best mean token
+        log-probability + `weight` × cosine to the target. `drafts`: as for word_ids. Up to `beam` texts
+        per vector with their scores, best first."""
+        v = check_vectors(vectors, self.dim)
+        ids = self.word_ids(v, drafts)
+        out = []
+        for i in range(len(v)):
+            prompt = self.model.prompts(torch.from_numpy(v[i:i + 1]), ids[i:i + 1])[0][None]
+            out.append(self._guided_search(prompt, v[i], embedder, beam, top, weight))
+        return out
+
+    def _guided_search(self, prompt, target: np.ndarray, embedder, beam: int, top: int, weight: float):
+        lm, sub, max_len = self.model.lm, self.model.sub_vocab, self.model.config.max_len
+        head = lm.lm_head.weight[sub]
+        eos = int(torch.searchsorted(sub, torch.tensor(self.tokenizer.eos_token_id)))
+        text = lambda pos: " ".join(self.tokenizer.decode([int(sub[t]) for t in pos], skip_special_tokens=True).split())  # noqa: E731
+        step = lm.model(inputs_embeds=prompt, use_cache=True)
+        alive: list[tuple[float, list[int]]] = [(0.0, [])]
+        done: dict[str, float] = {}
+        for length in range(1, max_len + 1):
+            logp = torch.log_softmax(step.last_hidden_state[:, -1] @ head.T, -1)
+            cand = []  # (summed log-probability, row, positions)
+            for r, (s, pos) in enumerate(alive):
+                vals, toks = logp[r].topk(top)
+                cand += [(s + float(lp), r, pos + [int(t)]) for lp, t in zip(vals, toks)]
+            texts = [text(pos[:-1] if pos[-1] == eos else pos) for _, _, pos in cand]
+            cos = embedder.embed([t or "." for t in texts]) @ target
+            scored = sorted(((s / length + weight * float(c), s, r, pos, t) for (s, r, pos), c, t in zip(cand, cos, texts)),
+                            key=lambda x: -x[0])
+            keep, rows = [], []
+            for score, s, r, pos, t in scored:
+                if pos[-1] == eos or length == max_len:
+                    if t and score > done.get(t, -1e9):
+                        done[t] = score
+                elif len(keep) < beam:
+                    keep.append((s, pos))
+                    rows.append(r)
+            if not keep or (len(done) >= beam and max(done.values()) >= scored[0][0]):
+                break
+            alive = keep
+            cache = step.past_key_values
+            cache.reorder_cache(torch.tensor(rows))
+            x = lm.get_input_embeddings()(sub[torch.tensor([pos[-1] for _, pos in alive])])[:, None]
+            step = lm.model(inputs_embeds=x, past_key_values=cache, use_cache=True)
+        return sorted(((s, t) for t, s in done.items()), key=lambda p: -p[0])[:beam]
 
     def _beam_search(self, prompt: torch.Tensor, beam: int, alpha: float) -> list[tuple[float, list[int]]]:
         """Beam search over the sub-vocabulary from one prompt (1, length, width) with Gemma's key-value

@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +127,10 @@ class _Run:
         if not self.ckpt.exists():
             return 0, []
         state = torch.load(self.ckpt, map_location="cpu", weights_only=False)
-        if _fingerprint(state["config"]) != _fingerprint(asdict(self.cfg)):
+        now = asdict(self.cfg)
+        defaults = {f.name: f.default for f in fields(self.cfg)}
+        now = {k: v for k, v in now.items() if k in state["config"] or v != defaults.get(k)}  # settings added since
+        if _fingerprint(state["config"]) != _fingerprint(now):
             raise InputError(f"{self.ckpt} was written by another config; remove it or use another --out")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -440,6 +443,8 @@ class PrefixTrainConfig(SequenceRunConfig):
     warmup: int = 100
     val_limit: int = 50  # Gemma writes slowly on a CPU (about 1.4 s a sentence, greedy)
     eval_every: int = 500  # steps; 0: at each epoch's end only
+    draft: bool = False  # train a corrector: the prompt is a noisy draft of the sentence (prefix.noisy_draft)
+    init: str | None = None  # start from this trained prefix folder's weights (a warm restart: new schedule)
 
 
 def sub_vocabulary(tokenizer, texts: list[str]) -> tuple[torch.Tensor, list[list[int]]]:
@@ -454,8 +459,10 @@ def sub_vocabulary(tokenizer, texts: list[str]) -> tuple[torch.Tensor, list[list
 def train_prefix(cfg: PrefixTrainConfig, log=print) -> dict:
     """LoRA and a prefix MLP on a frozen Gemma-3-270M (prefix.py), trained like the bag decoder."""
     from ..embed import load_embedder
-    from .prefix import PrefixConfig, PrefixDecoder, bf16_cpu
+    from .prefix import PrefixConfig, PrefixDecoder, bf16_cpu, noisy_draft
 
+    if cfg.draft and not cfg.words:
+        raise InputError("a corrector (draft) draws its drafts' wrong words from the word head: keep --words above 0")
     run = _Run(cfg)
     device, out = run.device, run.out
     embedder = load_embedder(cfg.embedder)
@@ -472,10 +479,16 @@ def train_prefix(cfg: PrefixTrainConfig, log=print) -> dict:
     x_val = ReferenceIndex(embedder, val_texts).vectors.astype(np.float32)
 
     torch.manual_seed(cfg.seed)
-    mcfg = PrefixConfig(embedder.dim, cfg.slots, cfg.words, cfg.rank, cfg.hidden, cfg.max_len)
+    mcfg = PrefixConfig(embedder.dim, cfg.slots, cfg.words, cfg.rank, cfg.hidden, cfg.max_len, cfg.draft)
     dec = PrefixDecoder.create(mcfg, torch.zeros(1, dtype=torch.long), head, embedder.name)
     sub, token_ids = sub_vocabulary(dec.tokenizer, texts)
     dec.model.sub_vocab = sub
+    if cfg.init:
+        start = PrefixDecoder.load(cfg.init, words=head)
+        if replace(start.model.config, draft=cfg.draft) != mcfg:
+            raise InputError(f"{cfg.init} has another architecture ({start.model.config}) than this run ({mcfg})")
+        dec.model.load_state_dict(start.model.state_dict())
+        del start
     token_ids = [row[:cfg.max_len - 1] + [dec.tokenizer.eos_token_id] for row in token_ids]
     model = dec.model.to(device)
     if head is not None:
@@ -487,11 +500,19 @@ def train_prefix(cfg: PrefixTrainConfig, log=print) -> dict:
     step, history = run.resume(model, opt, total, log)
     autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" or bf16_cpu())
 
+    def drafts(vectors: torch.Tensor, sentences: list[str], rng: np.random.Generator) -> list[str] | None:
+        if not cfg.draft:
+            return None
+        with torch.no_grad():
+            guesses = torch.log_softmax(head.model(vectors), -1).topk(32, dim=-1).indices.cpu().numpy()
+        return [noisy_draft(t, [head.vocab[i] for i in g], rng) for t, g in zip(sentences, guesses)]
+
     def evaluate() -> dict:
         dec.eval()  # float32 on the CPU: Gemma writes one token at a time there
         if head is not None:
             head.model.cpu()
-        hyps = [h[0][1] if h else "" for h in dec.generate(x_val, beam=1)]
+        val_drafts = drafts(torch.from_numpy(x_val), val_texts, np.random.default_rng(0))  # the same every time
+        hyps = [h[0][1] if h else "" for h in dec.generate(x_val, beam=1, drafts=val_drafts)]
         model.to(device)
         if head is not None:
             head.model.to(device)
@@ -502,7 +523,8 @@ def train_prefix(cfg: PrefixTrainConfig, log=print) -> dict:
         dec.save(out, rel, {"train": asdict(cfg) | {"train_sentences": len(texts)}, "history": history})
 
     def batch_loss(rows: np.ndarray, xb: torch.Tensor) -> torch.Tensor:
-        words = dec.word_ids(xb)
+        rng = np.random.default_rng([cfg.seed, int(rows[0]), len(rows)])  # a batch's drafts are the same after a resume
+        words = dec.word_ids(xb, drafts(xb, [texts[r] for r in rows], rng))
         with torch.autocast(**autocast):
             return model(xb, words, [token_ids[r] for r in rows])
 
