@@ -57,11 +57,17 @@ def test_presets_and_ablations_are_config_changes_on_the_same_parts(shipped, min
     assert all(r.queries == 0 for r in hyp) and all(r.cosine > 0.5 for r in hyp)
     decoded = shipped.parts["decoder"].decoder.generate(v, beam=shipped.config.decoder_beam)
     assert [str(r) for r in hyp] == [d[0][1] for d in decoded]  # the decoder's first sentence, no feedback
-    readable = shipped.with_config(preset="readable")
-    assert not readable.config.edits and "pieces" not in readable.config.stages and shipped.config.edits
-    assert readable.engine._fresh(None, ("a", "text")) == []  # no word edits are proposed
-    for r, h in zip(readable.invert(v, steps=2), hyp):  # it keeps the closest of the decoder's sentences
+    readable = shipped.with_config(preset="readable")  # the search, then the corrector (slow tier: test_readable_...)
+    assert "corrector" in readable.config.stages and "corrector" not in shipped.config.stages
+    assert readable.parts is shipped.parts and shipped.parts["corrector"]._corrector is None  # Gemma is not loaded for the default
+    rewrites = shipped.with_config(edits=False, drop=("pieces",))  # feedback by decoder rewrites alone, no word edits
+    assert not rewrites.config.edits and "pieces" not in rewrites.config.stages and shipped.config.edits
+    assert rewrites.engine._fresh(None, ("a", "text")) == []  # no word edits are proposed
+    for r, h in zip(rewrites.invert(v, steps=2), hyp):  # it keeps the closest of the decoder's sentences
         assert r.queries > 0 and r.cosine >= h.cosine - 1e-3
+    bare = Inverter(shipped.config, minilm, {k: p for k, p in shipped.parts.items() if k != "corrector"})
+    with pytest.raises(InputError, match="needs the corrector stage"):
+        bare.with_config(preset="readable")
     no_fluency = shipped.with_config(stages=[s for s in shipped.config.stages if s != "fluency"])
     assert "fluency" not in no_fluency.config.stages and no_fluency.invert(v)[0]
     with pytest.raises(InputError, match="unknown inverter stage"):
@@ -225,3 +231,31 @@ def test_the_same_vectors_invert_to_the_same_texts_in_every_process(tmp_path):
         r = _cli("demo", "--no-readability", "--json", "-", env=env)
         texts.append([s["reconstruction"] for s in json.loads(r.stdout)["samples"]])
     assert texts[0] == texts[1] and len(texts[0]) == 12
+
+
+@pytest.mark.slow
+def test_readable_preset_keeps_the_correctors_rewrite_only_within_its_margin(shipped, minilm, gemma):
+    """The shipped corrector (Gemma with a trained prefix) rewrites the search's result; the preset keeps
+    the closest rewrite where its cosine is within corrector_margin of the result's, else the result."""
+    v = minilm.embed(EVERYDAY[:3])
+    readable = shipped.with_config(preset="readable")
+    margin = readable.config.corrector_margin
+    assert margin > 0
+    search = shipped.invert(v)
+    out = readable.invert(v)
+    rewrites = shipped.parts["corrector"].corrector.generate(v, beam=readable.config.corrector_beam,
+                                                             drafts=[str(r) for r in search])
+    for r, s, w, t in zip(out, search, rewrites, v):
+        cands = [c for _, c in w]
+        cos = minilm.embed(cands) @ t
+        best = cands[int(np.argmax(cos))]
+        if cos.max() >= s.cosine - margin:
+            assert str(r) == best and r.trace[-1][1] == best
+        else:
+            assert str(r) == str(s)
+        assert r.cosine == pytest.approx(float(minilm.embed([str(r)])[0] @ t), abs=1e-4)
+        assert r.cosine >= s.cosine - margin - 1e-4
+    # the rewrites read as English: Gemma finds them likelier per token than the search's results
+    from unembed.generate.gemma import LocalGemma
+    nll = LocalGemma().nll
+    assert np.mean(nll([str(r) for r in out])) < np.mean(nll([str(s) for s in search]))

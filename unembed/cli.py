@@ -31,7 +31,7 @@ err = Console(stderr=True)
 # options shared by every command that inverts
 EmbedderOpt = Annotated[str, typer.Option(help="Embedder name (minilm, mpnet), folder, or MODEL@URL.")]
 InverterOpt = Annotated[Optional[str], typer.Option(help="default (the shipped inverter), fast, readable (its presets), an inverter folder, or a research spec.")]
-PresetOpt = Annotated[Optional[str], typer.Option(help="default; fast (one hypothesis, no feedback); readable (feedback by decoder rewrites, no word edits); for the shipped inverter or a folder.")]
+PresetOpt = Annotated[Optional[str], typer.Option(help="default; fast (one hypothesis, no feedback); readable (the default, then a Gemma corrector rewrites its result as a sentence; needs the [gemma] extra); for the shipped inverter or a folder.")]
 # the server's bounds too: one definition, in invert/registry.py
 StepsOpt = Annotated[Optional[int], typer.Option(min=0, max=MAX_STEPS, help=f"Correction steps, 0 to {MAX_STEPS} (default: the inverter's).")]
 BeamOpt = Annotated[Optional[int], typer.Option(min=1, max=MAX_BEAM, help=f"Beam width, 1 to {MAX_BEAM} (default: the inverter's).")]

@@ -94,7 +94,8 @@ PRESETS = {
     "fast": {"steps": 0},  # the decoder's first sentence alone, no feedback
     # feedback without word edits: the decoder rewrites for the target pushed past its best sentence so far,
     # and the closest of its sentences is kept (benchmarks/results/rewrite.json: tuned on prose val)
-    "readable": {"edits": False, "drop": ("pieces",)},
+    # the search, then the corrector rewrites its result, kept within the margin (benchmarks/corrector.py: tuned on prose val)
+    "readable": {"add": ("corrector",), "corrector_margin": 0.05},
 }
 
 
@@ -305,22 +306,41 @@ class CasingStage:
 
 
 class CorrectorStage:
-    """A Gemma prefix model trained on drafts (prefix.py): rewrites the search's result into a sentence."""
+    """A Gemma prefix model trained on drafts (prefix.py): rewrites the search's result into a sentence.
+    Loaded on first use: a folder that ships one loads as fast as before for the presets that leave it
+    out, and needs the [gemma] extra only where it is used."""
     name = "corrector"
 
-    def __init__(self, corrector):
-        self.corrector = corrector
+    def __init__(self, corrector=None, path: Path | None = None, words=None):
+        self._corrector, self._path, self._words = corrector, path, words
+        self._lock = threading.Lock()
+
+    @property
+    def corrector(self):
+        with self._lock:
+            if self._corrector is None:
+                from .prefix import PrefixDecoder
+                corrector = PrefixDecoder.load(self._path, words=self._words)
+                if not corrector.model.config.draft:
+                    raise UnknownModelError(f"{self._path} is a Gemma prefix model, not a corrector (trained without --draft)")
+                self._corrector = corrector
+            return self._corrector
 
     def save(self, path: Path) -> None:
-        self.corrector.save(path, word_head="../words")
+        if self._corrector is None:  # never used: copy its files as they are
+            for f in ("config.json", "weights.pt", "tokens.txt"):
+                shutil.copyfile(self._path / f, path / f)
+            return
+        self._corrector.save(path, word_head="../words")
 
     @classmethod
     def load(cls, path: Path, embedder, parts: dict) -> "CorrectorStage":
-        from .prefix import PrefixDecoder
-        corrector = PrefixDecoder.load(path, words=parts["words"].head)
-        if not corrector.model.config.draft:
-            raise UnknownModelError(f"{path} is a Gemma prefix model, not a corrector (trained without --draft)")
-        return cls(corrector)
+        meta = json.loads((path / "config.json").read_text()) if (path / "config.json").exists() else {}
+        if meta.get("kind") != "gemma-prefix" or not meta.get("model", {}).get("draft"):
+            raise UnknownModelError(f"{path} is not a corrector (a Gemma prefix model trained with --draft)")
+        if meta.get("embedder", {}).get("dim") != embedder.dim:
+            raise UnknownModelError(f"{path}: a corrector for {meta.get('embedder')}, not {embedder.dim}-d vectors")
+        return cls(path=path, words=parts["words"].head if "words" in parts else None)
 
 
 STAGE_TYPES = {t.name: t for t in (ReferenceStage, ProbeStage, WordsStage, DecoderStage, PiecesStage,
@@ -398,9 +418,14 @@ class Inverter:
             if preset not in PRESETS:
                 raise InputError(f"unknown preset {preset!r}: choose {', '.join(PRESETS)}")
             overrides = PRESETS[preset] | overrides
-        drop = overrides.pop("drop", ())
-        if drop:
-            overrides["stages"] = tuple(s for s in overrides.get("stages", self.config.stages) if s not in drop)
+        drop, add = overrides.pop("drop", ()), overrides.pop("add", ())
+        if drop or add:
+            keep = set(overrides.get("stages", self.config.stages)) - set(drop) | set(add)
+            overrides["stages"] = tuple(s for s in STAGES if s in keep)
+        lacking = [s for s in add if s not in self.parts]
+        if lacking:
+            raise InputError(f"the {preset or 'asked'} preset needs the {', '.join(lacking)} stage, which {self.name} has not: "
+                             "train a corrector with `unembed train --model prefix --draft` and add it to the folder")
         if "stages" in overrides:
             overrides["stages"] = tuple(overrides["stages"])
         bad = [k for k in overrides if k not in {f.name for f in fields(InverterConfig)} or k in ("embedder", "dim")]
