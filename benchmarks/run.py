@@ -32,11 +32,11 @@ CONFIGS = {
         ("default (hypothesis + feedback)", "default", {}),
     ]),
     "readable": (("test_prose", "ood", "test_gloss"), 50, [
-        ("readable (hypothesis + decoder rewrites)", "readable", {}),
+        ("readable (search + corrector)", "readable", {}),
     ]),
     "everyday": (("everyday",), 12, [
         ("fast (hypothesis alone)", "default", {"steps": 0}),
-        ("readable (hypothesis + decoder rewrites)", "readable", {}),
+        ("readable (search + corrector)", "readable", {}),
         ("default (hypothesis + feedback)", "default", {}),
     ]),
     "ablation": (("test_prose", "ood"), 25, [
