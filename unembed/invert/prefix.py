@@ -251,11 +251,9 @@ class PrefixDecoder:
         return out
 
     def _guided_search(self, prompt, target: np.ndarray, embedder, beam: int, top: int, weight: float):
-        lm, sub, max_len = self.model.lm, self.model.sub_vocab, self.model.config.max_len
-        head = lm.lm_head.weight[sub]
-        eos = int(torch.searchsorted(sub, torch.tensor(self.tokenizer.eos_token_id)))
+        sub, max_len = self.model.sub_vocab, self.model.config.max_len
+        head, eos, step = self._start(prompt)
         text = lambda pos: " ".join(self.tokenizer.decode([int(sub[t]) for t in pos], skip_special_tokens=True).split())  # noqa: E731
-        step = lm.model(inputs_embeds=prompt, use_cache=True)
         alive: list[tuple[float, list[int]]] = [(0.0, [])]
         done: dict[str, float] = {}
         for length in range(1, max_len + 1):
@@ -279,20 +277,15 @@ class PrefixDecoder:
             if not keep or (len(done) >= beam and max(done.values()) >= scored[0][0]):
                 break
             alive = keep
-            cache = step.past_key_values
-            cache.reorder_cache(torch.tensor(rows))
-            x = lm.get_input_embeddings()(sub[torch.tensor([pos[-1] for _, pos in alive])])[:, None]
-            step = lm.model(inputs_embeds=x, past_key_values=cache, use_cache=True)
+            step = self._advance(step, rows, [pos[-1] for _, pos in alive])
         return sorted(((s, t) for t, s in done.items()), key=lambda p: -p[0])[:beam]
 
     def _beam_search(self, prompt: torch.Tensor, beam: int, alpha: float) -> list[tuple[float, list[int]]]:
         """Beam search over the sub-vocabulary from one prompt (1, length, width) with Gemma's key-value
         cache, the beams as the batch. In float32: bfloat16, 2× faster for training's batches, is 2×
         slower one token at a time."""
-        lm, sub, max_len = self.model.lm, self.model.sub_vocab, self.model.config.max_len
-        head = lm.lm_head.weight[sub]
-        eos = int(torch.searchsorted(sub, torch.tensor(self.tokenizer.eos_token_id)))
-        step = lm.model(inputs_embeds=prompt, use_cache=True)
+        sub, max_len = self.model.sub_vocab, self.model.config.max_len
+        head, eos, step = self._start(prompt)
         alive: list[tuple[float, list[int]]] = [(0.0, [])]  # (summed log-probability, sub-vocabulary positions)
         done: list[tuple[float, list[int]]] = []
         for length in range(1, max_len + 1):
@@ -310,11 +303,22 @@ class PrefixDecoder:
             if len(done) >= beam or not keep:
                 break
             alive = keep
-            cache = step.past_key_values
-            cache.reorder_cache(torch.tensor(rows))
-            x = lm.get_input_embeddings()(sub[torch.tensor([ids[-1] for _, ids in alive])])[:, None]
-            step = lm.model(inputs_embeds=x, past_key_values=cache, use_cache=True)
+            step = self._advance(step, rows, [ids[-1] for _, ids in alive])
         return sorted(done, key=lambda p: -p[0])[:beam]
+
+    def _start(self, prompt: torch.Tensor):
+        """(the output layer over the sub-vocabulary, <eos>'s position in it, Gemma's step over the prompt)."""
+        lm, sub = self.model.lm, self.model.sub_vocab
+        eos = int(torch.searchsorted(sub, torch.tensor(self.tokenizer.eos_token_id)))
+        return lm.lm_head.weight[sub], eos, lm.model(inputs_embeds=prompt, use_cache=True)
+
+    def _advance(self, step, rows: list[int], last: list[int]):
+        """Gemma's next step for the kept beams: their rows of the key-value cache, each fed its last token."""
+        lm = self.model.lm
+        cache = step.past_key_values
+        cache.reorder_cache(torch.tensor(rows))
+        x = lm.get_input_embeddings()(self.model.sub_vocab[torch.tensor(last)])[:, None]
+        return lm.model(inputs_embeds=x, past_key_values=cache, use_cache=True)
 
 
 def bf16_cpu() -> bool:
