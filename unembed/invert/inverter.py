@@ -318,18 +318,14 @@ class CorrectorStage:
     @property
     def corrector(self):
         with self._lock:
-            if self._corrector is None:
+            if self._corrector is None:  # load() checked that the folder holds a corrector
                 from .prefix import PrefixDecoder
-                corrector = PrefixDecoder.load(self._path, words=self._words)
-                if not corrector.model.config.draft:
-                    raise UnknownModelError(f"{self._path} is a Gemma prefix model, not a corrector (trained without --draft)")
-                self._corrector = corrector
+                self._corrector = PrefixDecoder.load(self._path, words=self._words)
             return self._corrector
 
     def save(self, path: Path) -> None:
-        if self._corrector is None:  # never used: copy its files as they are
-            for f in ("config.json", "weights.pt", "tokens.txt"):
-                shutil.copyfile(self._path / f, path / f)
+        if self._corrector is None:  # never used: its folder as it is
+            shutil.copytree(self._path, path, dirs_exist_ok=True)
             return
         self._corrector.save(path, word_head="../words")
 

@@ -205,13 +205,16 @@ class PrefixDecoder:
         k = self.model.config.words
         if not k:
             return [[] for _ in range(len(vectors))]
+        return [self.tokenizer(" ".join(ws) + "\n", add_special_tokens=False)["input_ids"]
+                for ws in self.head_words(vectors, k)]
+
+    def head_words(self, vectors: np.ndarray | torch.Tensor, k: int) -> list[list[str]]:
+        """The word head's `k` likeliest words for each vector, likeliest first (training's tensors stay on their device)."""
         if isinstance(vectors, torch.Tensor):
             with torch.no_grad():
                 top = torch.log_softmax(self.words.model(vectors), -1).topk(k, dim=-1).indices.cpu().numpy()
-            lists = [[self.words.vocab[i] for i in row] for row in top]
-        else:
-            lists = [[w for w, _ in row] for row in self.words.top(vectors, k)]
-        return [self.tokenizer(" ".join(ws) + "\n", add_special_tokens=False)["input_ids"] for ws in lists]
+            return [[self.words.vocab[i] for i in row] for row in top]
+        return [[w for w, _ in row] for row in self.words.top(vectors, k)]
 
     def target_ids(self, text: str) -> list[int]:
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][:self.model.config.max_len - 1]

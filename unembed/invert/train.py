@@ -503,9 +503,7 @@ def train_prefix(cfg: PrefixTrainConfig, log=print) -> dict:
     def drafts(vectors: torch.Tensor, sentences: list[str], rng: np.random.Generator) -> list[str] | None:
         if not cfg.draft:
             return None
-        with torch.no_grad():
-            guesses = torch.log_softmax(head.model(vectors), -1).topk(32, dim=-1).indices.cpu().numpy()
-        return [noisy_draft(t, [head.vocab[i] for i in g], rng) for t, g in zip(sentences, guesses)]
+        return [noisy_draft(t, guesses, rng) for t, guesses in zip(sentences, dec.head_words(vectors, 32))]
 
     def evaluate() -> dict:
         dec.eval()  # float32 on the CPU: Gemma writes one token at a time there
